@@ -1,0 +1,235 @@
+"""One run of an application's lifecycle: what starts, in which order, and how it is undone.
+
+Startup steps, in order; each is bounded by ``startup_timeout``:
+
+1. enter the user ``lifespan`` context (it gets the run options it accepts; a yielded mapping
+   becomes lifespan state);
+2. the ``on_startup`` hooks (each gets the run options it accepts);
+3. ``broker.start()``;
+4. the ``after_startup`` hooks.
+
+Shutdown steps, each bounded by ``shutdown_timeout`` and run even if an earlier one failed:
+
+1. the ``on_shutdown`` hooks;
+2. ``broker.stop()`` (or ``broker.close()``), if ``broker.start()`` was called;
+3. the ``after_shutdown`` hooks;
+4. exit the user ``lifespan`` context, if it was entered.
+
+The first failing startup step stops the startup. What had already started is undone with the
+same shutdown sequence minus the hooks: the shutdown hooks belong to a completed startup. After a
+completed startup, ``shutdown()`` runs the whole sequence exactly once, however often it is
+called. Cleanup is shielded from an outer cancellation (on trio), and a cancellation that arrives
+during it lets the remaining steps run before it propagates.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from asgi_core._concurrency import DeadlineExceeded, run_bounded
+from asgi_core._hooks import Hooks, call_hook
+from asgi_core._options import bind_options, describe
+from asgi_core.exceptions import HookError, HookTimeoutError
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+    from types import TracebackType
+
+__all__ = ["Failure", "Lifecycle", "error_for", "format_failures"]
+
+Step = tuple[str, Callable[[], Awaitable[object]]]
+
+
+class Failure(NamedTuple):
+    """A step that raised (or timed out), and what undoing the startup then raised."""
+
+    step: str
+    error: Exception
+    cleanup: tuple[Failure, ...] = ()
+
+
+def broker_closer(broker: object) -> Callable[[], Awaitable[object]]:
+    """The broker's ``stop`` (newer FastStream) or else its ``close``."""
+    closer = getattr(broker, "stop", None) or getattr(broker, "close", None)
+    if not callable(closer):
+        raise TypeError(
+            f"broker {broker!r} has no stop() or close() method; asgi_core needs one of them "
+            "to disconnect it on shutdown"
+        )
+    return closer  # type: ignore[no-any-return]
+
+
+class Lifecycle:
+    """The steps of one start-to-stop run, and what of them has happened."""
+
+    def __init__(
+        self,
+        *,
+        hooks: Hooks,
+        broker: object | None,
+        lifespan: Callable[..., AbstractAsyncContextManager[Any]] | None,
+        options: Mapping[str, object],
+        startup_timeout: float | None,
+        shutdown_timeout: float | None,
+    ) -> None:
+        self._hooks = hooks.copy()
+        self._broker = broker
+        self._lifespan = lifespan
+        self._options = dict(options)
+        self._timeouts = {"startup": startup_timeout, "shutdown": shutdown_timeout}
+        self._broker_started = False
+        self._context: AbstractAsyncContextManager[Any] | None = None
+        self.state: dict[str, Any] = {}
+        self.started = False
+        self.stopped = False
+
+    @property
+    def running(self) -> bool:
+        """Startup completed and shutdown has not begun."""
+        return self.started and not self.stopped
+
+    async def startup(self) -> Failure | None:
+        """Run the startup steps; on failure undo what started and return the failure."""
+        step = "startup"
+        try:
+            for step, call in self._startup_steps():
+                await self._bounded("startup", step, call)
+        except Exception as error:
+            _annotate(error, f"asgi_core: startup failed in {step}")
+            return Failure(step, error, tuple(await self._cleanup(error)))
+        except BaseException as error:  # cancelled or interrupted: undo, then let it through
+            await self._cleanup(error)
+            raise
+        self.started = True
+        return None
+
+    async def shutdown(self) -> list[Failure]:
+        """Run the shutdown steps once after a completed startup; return what failed."""
+        if not self.started or self.stopped:
+            return []
+        self.stopped = True
+        return await self._cleanup(None)
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def _startup_steps(self) -> Iterator[Step]:
+        if self._lifespan is not None:
+            yield f"lifespan context {describe(self._lifespan)} (enter)", self._enter_lifespan
+        for hook in self._hooks.on_startup:
+            yield f"on_startup hook {describe(hook)}", functools.partial(self._call_startup, hook)
+        if self._broker is not None:
+            yield f"broker.start() of {type(self._broker).__name__}", self._start_broker
+        for hook in self._hooks.after_startup:
+            yield f"after_startup hook {describe(hook)}", functools.partial(call_hook, hook, {})
+
+    def _shutdown_steps(self, error: BaseException | None) -> Iterator[Step]:
+        hooks = self.started  # after a failed startup only what started is undone
+        for hook in self._hooks.on_shutdown if hooks else ():
+            yield f"on_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {})
+        if self._broker_started:
+            closer = broker_closer(self._broker)
+            yield f"broker.{closer.__name__}() of {type(self._broker).__name__}", closer
+        for hook in self._hooks.after_shutdown if hooks else ():
+            yield f"after_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {})
+        if self._context is not None:
+            name = f"lifespan context {describe(self._lifespan)} (exit)"
+            yield name, functools.partial(self._exit_lifespan, self._context, error)
+
+    async def _call_startup(self, hook: Callable[..., object]) -> None:
+        name = f"on_startup hook {describe(hook)}"
+        await call_hook(hook, bind_options(hook, self._options, hook=name))
+
+    async def _enter_lifespan(self) -> None:
+        assert self._lifespan is not None  # only yielded as a step when there is one
+        name = f"lifespan context {describe(self._lifespan)}"
+        context = self._lifespan(**bind_options(self._lifespan, self._options, hook=name))
+        if not hasattr(context, "__aenter__") or not hasattr(context, "__aexit__"):
+            raise TypeError(
+                f"lifespan must return an async context manager (decorate it with "
+                f"@contextlib.asynccontextmanager), but {name} returned {context!r}"
+            )
+        value = await context.__aenter__()
+        self._context = context
+        if value is None:
+            return
+        if not isinstance(value, Mapping):
+            raise TypeError(
+                f"{name} yielded {value!r}; yield nothing, or a mapping of lifespan state "
+                "for request handlers"
+            )
+        self.state.update(value)
+
+    async def _exit_lifespan(
+        self, context: AbstractAsyncContextManager[Any], error: BaseException | None
+    ) -> None:
+        self._context = None
+        traceback: TracebackType | None = error.__traceback__ if error else None
+        await context.__aexit__(type(error) if error else None, error, traceback)
+
+    async def _start_broker(self) -> None:
+        self._broker_started = True  # a broker whose start() was called gets closed
+        await self._broker.start()  # type: ignore[union-attr]
+
+    async def _bounded(
+        self, stage: str, step: str, call: Callable[[], Awaitable[object]], shield: bool = False
+    ) -> None:
+        timeout = self._timeouts[stage]
+        try:
+            await run_bounded(call, timeout, shield=shield)
+        except DeadlineExceeded:
+            raise HookTimeoutError(
+                f"{stage} step {step} did not finish within {timeout:g} s and was cancelled; "
+                f"make it finish sooner or raise the limit with {stage}_timeout=SECONDS",
+                stage=stage,
+                step=step,
+            ) from None
+
+    async def _cleanup(self, error: BaseException | None) -> list[Failure]:
+        failures: list[Failure] = []
+        interrupted: BaseException | None = None
+        for step, call in self._shutdown_steps(error):
+            try:
+                await self._bounded("shutdown", step, call, shield=True)
+            except Exception as exc:
+                _annotate(exc, f"asgi_core: shutdown failed in {step}")
+                failures.append(Failure(step, exc))
+            except BaseException as exc:  # keep undoing; the interruption goes on afterwards
+                interrupted = interrupted or exc
+        self._broker_started = False
+        if interrupted is not None:
+            raise interrupted
+        return failures
+
+
+def format_failures(stage: str, failures: list[Failure] | tuple[Failure, ...]) -> str:
+    """The text of a ``lifespan.*.failed`` message: each failing step and its exception chain."""
+    import traceback
+
+    parts = []
+    for failure in failures:
+        chain = "".join(traceback.format_exception(failure.error)).rstrip()
+        parts.append(f"{stage} failed in {failure.step}:\n{chain}")
+        if failure.cleanup:
+            parts.append(format_failures("undoing the startup", failure.cleanup))
+    return "\n\n".join(parts)
+
+
+def error_for(stage: str, failures: list[Failure]) -> Exception:
+    """What to raise for failed steps: the original exception, or one ``HookError`` for several."""
+    if len(failures) == 1:
+        return failures[0].error
+    return HookError(
+        f"{len(failures)} {stage} steps failed: " + "; ".join(f.step for f in failures),
+        stage=stage,
+        step=", ".join(f.step for f in failures),
+        errors=tuple(f.error for f in failures),
+    )
+
+
+def _annotate(error: BaseException, note: str) -> None:
+    """Name the failing step in the traceback of the original exception (Python 3.11+)."""
+    add_note = getattr(error, "add_note", None)
+    if add_note is not None and note not in getattr(error, "__notes__", ()):
+        add_note(note)

@@ -1,0 +1,128 @@
+"""The async lifespan driver: receive, feed the machine, perform its actions, send the replies.
+
+Every received message is checked and turned into an ``Input``; ``LifespanMachine.handle``
+returns the ``Action``; the driver performs it. Running the startup or shutdown steps produces the
+next input (``HOOKS_DONE`` or ``HOOKS_RAISED``) without waiting for a message. The run ends when
+the machine reaches ``STOPPED`` or ``FAILED``.
+
+* ``lifespan.startup.failed`` / ``lifespan.shutdown.failed`` carry each failing step and its
+  exception chain. After sending one, the driver re-raises the original exception (never wrapped):
+  servers that saw ``*.failed`` stay quiet about it, and test drivers stop at once instead of
+  waiting for their timeout. Several failing shutdown steps raise one ``HookError`` holding them.
+* Anything that ends the run early after a completed startup (a bad message, a protocol error, a
+  failing ``receive``/``send``, cancellation) still runs the shutdown steps, exactly once, and then
+  propagates; nothing more is sent, since the protocol allows no reply there. Failures of that
+  cleanup are logged, as nobody else will see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from asgi_core._lifecycle import Failure, Lifecycle, error_for, format_failures
+from asgi_core._lifespan_machine import Action, Input, LifespanMachine, Phase
+from asgi_core.exceptions import MessageError, ScopeError
+from asgi_core.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    import logging
+
+__all__ = ["run_lifespan"]
+
+_INPUTS = {"lifespan.startup": Input.STARTUP, "lifespan.shutdown": Input.SHUTDOWN}
+
+
+def _input_from(message: object) -> Input:
+    if not isinstance(message, Mapping):
+        raise MessageError(
+            f"receive() returned {message!r} on a lifespan scope; expected a dict such as "
+            "{'type': 'lifespan.startup'}"
+        )
+    kind = message.get("type")
+    event = _INPUTS.get(kind) if isinstance(kind, str) else None
+    if event is None:
+        raise MessageError(
+            f"received a message of type {kind!r} on a lifespan scope; expected "
+            "'lifespan.startup' or 'lifespan.shutdown'"
+        )
+    return event
+
+
+class _Driver:
+    __slots__ = ("_failures", "lifecycle", "logger", "machine", "receive", "send", "state")
+
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        state: dict[str, Any] | None,
+        receive: Receive,
+        send: Send,
+        logger: logging.Logger | logging.LoggerAdapter[Any] | None,
+    ) -> None:
+        self.lifecycle = lifecycle
+        self.state = state
+        self.receive = receive
+        self.send = send
+        self.logger = logger
+        self.machine = LifespanMachine()
+        self._failures: list[Failure] = []
+
+    async def run(self) -> None:
+        try:
+            event = None
+            while self.machine.phase not in (Phase.STOPPED, Phase.FAILED):
+                if event is None:
+                    event = _input_from(await self.receive())
+                event = await self._perform(self.machine.handle(event))
+        except BaseException:
+            await self._cleanup_after_abort()
+            raise
+
+    async def _perform(self, action: Action) -> Input | None:
+        """Do what ``action`` says; return the next input, or None to wait for a message."""
+        if action is Action.RUN_STARTUP:
+            failure = await self.lifecycle.startup()
+            if failure is None:
+                return Input.HOOKS_DONE
+            self._failures = [failure]
+            return Input.HOOKS_RAISED
+        if action is Action.RUN_SHUTDOWN:
+            self._failures = await self.lifecycle.shutdown()
+            return Input.HOOKS_RAISED if self._failures else Input.HOOKS_DONE
+        if action is Action.SEND_STARTUP_COMPLETE:
+            if self.state is not None:
+                self.state.update(self.lifecycle.state)
+            await self.send({"type": "lifespan.startup.complete"})
+            return None
+        if action is Action.SEND_SHUTDOWN_COMPLETE:
+            await self.send({"type": "lifespan.shutdown.complete"})
+            return None
+        stage = "startup" if action is Action.SEND_STARTUP_FAILED else "shutdown"
+        await self.send({"type": action.value, "message": format_failures(stage, self._failures)})
+        raise error_for(stage, self._failures)
+
+    async def _cleanup_after_abort(self) -> None:
+        if not self.lifecycle.running:
+            return
+        for failure in await self.lifecycle.shutdown():
+            if self.logger is not None:
+                self.logger.error(
+                    "shutdown after an aborted lifespan failed in %s",
+                    failure.step,
+                    exc_info=failure.error,
+                )
+
+
+async def run_lifespan(
+    lifecycle: Lifecycle,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    logger: logging.Logger | logging.LoggerAdapter[Any] | None,
+) -> None:
+    """Drive one lifespan scope to its end with ``lifecycle``'s steps."""
+    state = scope.get("state")
+    if state is not None and not isinstance(state, dict):
+        raise ScopeError(f"scope['state'] must be a dict when present, not {state!r}")
+    await _Driver(lifecycle, state, receive, send, logger).run()

@@ -1,0 +1,180 @@
+"""Run options for hooks: pick what a signature accepts, convert values by annotation.
+
+Options come from ``start(**options)``, ``run(run_extra_options=...)`` or the CLI's ``--key value``
+pairs, so they are often strings. A hook receives only the options its signature names (all of
+them if it takes ``**kwargs``), each converted to the parameter's annotation:
+
+* ``int``, ``float``, ``str``, ``pathlib.Path`` (and other ``PurePath`` classes);
+* ``bool`` from a bool, 0/1, or one of true/false/1/0/yes/no/on/off in any case;
+* ``Optional[X]`` / ``X | None`` (``None`` stays ``None``), other unions member by member;
+* ``list[X]`` from a list, a tuple or a single value; ``Literal[...]`` by membership;
+* no annotation, ``Any`` or ``object``: the value as given.
+
+A required parameter without an option, or a value that does not convert, raises ``ConfigError``
+naming the hook, the option and the expected type.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from asgi_core.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    import inspect
+
+__all__ = ["bind_options", "convert", "describe"]
+
+_TRUE = frozenset(("true", "1", "yes", "on"))
+_FALSE = frozenset(("false", "0", "no", "off"))
+
+
+def describe(func: object) -> str:
+    """A readable name for a hook: its qualified name and module when it has them."""
+    name = getattr(func, "__qualname__", None) or type(func).__qualname__
+    module = getattr(func, "__module__", None)
+    return f"{module}.{name}" if module and module != "builtins" else str(name)
+
+
+def _type_name(annotation: object) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _hints(func: Callable[..., object]) -> dict[str, Any]:
+    import inspect
+
+    target = func if inspect.isroutine(func) or inspect.isclass(func) else type(func).__call__
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # unresolvable forward references: fall back to the raw annotations
+        return {}
+
+
+def _annotation(hints: dict[str, Any], param: inspect.Parameter) -> object:
+    found = hints.get(param.name, param.annotation)
+    return Any if found is param.empty else found
+
+
+def bind_options(
+    func: Callable[..., object], options: Mapping[str, object], *, hook: str
+) -> dict[str, object]:
+    """The keyword arguments to call ``func`` with, out of ``options``."""
+    import inspect  # here, not at import time: it costs more than the rest of asgi_core
+
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # some builtins have no signature: pass nothing
+        return {}
+    hints = _hints(func)
+    kwargs: dict[str, object] = {}
+    rest: inspect.Parameter | None = None
+    for name, param in signature.parameters.items():
+        if param.kind is param.VAR_KEYWORD:
+            rest = param
+            continue
+        if param.kind is param.VAR_POSITIONAL:
+            continue
+        annotation = _annotation(hints, param)
+        if name in options and param.kind is not param.POSITIONAL_ONLY:
+            kwargs[name] = convert(options[name], annotation, hook=hook, option=name)
+        elif param.default is param.empty:
+            given = ", ".join(sorted(options)) or "none"
+            raise ConfigError(
+                f"{hook} needs the option {name!r} ({_type_name(annotation)}), which was not "
+                f"given (options given: {given}); pass it, e.g. `--{name.replace('_', '-')} "
+                f"VALUE` on the command line, or give the parameter a default"
+            )
+    if rest is not None:
+        annotation = _annotation(hints, rest)
+        for name, value in options.items():
+            if name not in kwargs and name not in signature.parameters:
+                kwargs[name] = convert(value, annotation, hook=hook, option=name)
+    return kwargs
+
+
+def convert(value: object, annotation: object, *, hook: str, option: str) -> object:
+    """``value`` converted to ``annotation``, or ``ConfigError`` naming hook, option and type."""
+    try:
+        return _convert(value, annotation)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{hook}: option {option!r} = {value!r} is not a valid {_type_name(annotation)} "
+            f"({exc}); pass a value of that type"
+        ) from None
+
+
+def _convert(value: object, annotation: object) -> object:
+    if annotation is Any or annotation is object or isinstance(annotation, (str, typing.TypeVar)):
+        return value
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return _convert_union(value, typing.get_args(annotation))
+    if origin is list:
+        (item,) = typing.get_args(annotation) or (Any,)
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return [_convert(one, item) for one in items]
+    if origin is typing.Literal:
+        for choice in typing.get_args(annotation):
+            if value == choice or (isinstance(value, str) and str(choice) == value):
+                return choice
+        raise ValueError(f"expected one of {typing.get_args(annotation)!r}")
+    if annotation is bool:
+        return _convert_bool(value)
+    if annotation is int or annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise TypeError(f"cannot convert a {type(value).__name__}")
+        if annotation is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError("it has a fractional part")
+        return annotation(value)
+    # A path annotation means pathlib is imported already; asgi_core never imports it itself.
+    pure_path = getattr(sys.modules.get("pathlib"), "PurePath", ())
+    if annotation is str:
+        if isinstance(value, (str, int, float, pure_path)) and not isinstance(value, bool):
+            return str(value)
+        raise TypeError(f"cannot convert a {type(value).__name__}")
+    if isinstance(annotation, type) and pure_path and issubclass(annotation, pure_path):
+        if isinstance(value, (str, pure_path)):
+            return annotation(value)
+        raise TypeError(f"cannot convert a {type(value).__name__}")
+    if isinstance(annotation, type):
+        if isinstance(value, annotation):
+            return value
+        raise TypeError(
+            f"asgi_core converts only to int, float, bool, str, Path, Optional, list and Literal, "
+            f"and this is a {type(value).__name__}"
+        )
+    return value  # other typing constructs (Annotated, NewType, ...) are not checked
+
+
+def _convert_union(value: object, members: tuple[object, ...]) -> object:
+    if value is None and type(None) in members:
+        return None
+    errors = []
+    for member in members:
+        if member is type(None):
+            continue
+        try:
+            return _convert(value, member)
+        except (TypeError, ValueError) as exc:
+            errors.append(str(exc))
+    raise ValueError("; ".join(errors))
+
+
+def _convert_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    raise ValueError("use true/false, 1/0, yes/no or on/off")

@@ -1,0 +1,151 @@
+"""Mounted apps: the route list, matching, and the scope a mounted app sees.
+
+Rules:
+
+* A mount path is a ``str`` that starts with ``/``; it loses any trailing slash when the lookup
+  index is built, so ``/`` and ``""`` are the root mount. Anything else raises ``ValueError``.
+* A request's route path is ``path`` minus ``root_path`` when ``path`` starts with ``root_path``
+  at a ``/`` boundary (uvicorn puts ``root_path`` in front), else ``path`` itself (hypercorn,
+  granian, daphne and gunicorn's own worker do not). The query string is never part of it.
+* A mount matches its path and everything below it at a ``/`` boundary: ``/api`` matches
+  ``/api``, ``/api/`` and ``/api/x``, never ``/apix``. The longest match wins whatever the
+  registration order; among equal paths the first registered wins.
+* The mounted app gets a copy of the scope whose ``root_path`` is extended by the mount path and
+  whose ``path`` is the full path (``root_path`` + route path), so that ``path`` minus
+  ``root_path`` is what lies below the mount (ASGI ``www`` spec: PATH_INFO).
+
+How it works: ``Routes`` is the public list of ``(path, app)`` pairs. Each mutation checks what
+it adds and drops the index; the next lookup rebuilds it as a dict from normalised path to the
+first pair registered there. A lookup tries the route path, then cuts it back one segment at a
+time down to the root mount: as many dict lookups as the path has segments, however many routes
+there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, SupportsIndex
+
+from asgi_core.types import ASGIApp, Scope
+
+__all__ = ["Routes", "child_scope", "normalize_mount_path", "route_path"]
+
+Route = tuple[str, ASGIApp]
+
+
+def normalize_mount_path(path: object) -> str:
+    """The canonical form of a mount path, or ``ValueError`` naming it."""
+    if not isinstance(path, str):
+        raise ValueError(f"a mount path must be a str such as '/api', not {path!r}")
+    if path and not path.startswith("/"):
+        raise ValueError(f"mount path {path!r} must start with '/': use {'/' + path!r}")
+    if "?" in path or "#" in path:
+        raise ValueError(f"mount path {path!r} must not contain '?' or '#': match on paths only")
+    return path.rstrip("/")
+
+
+def _checked(route: object) -> Route:
+    if not isinstance(route, tuple) or len(route) != 2:
+        raise ValueError(f"a route must be a (path, asgi_app) pair, not {route!r}")
+    path, app = route
+    normalize_mount_path(path)
+    if not callable(app):
+        raise TypeError(f"the app mounted at {path!r} must be an ASGI callable, not {app!r}")
+    return (path, app)
+
+
+class Routes(list[Route]):
+    """The public ``(path, asgi_app)`` list; every change checks entries and resets the index."""
+
+    _index: dict[str, Route] | None = None
+
+    def __init__(self, routes: Iterable[Route] = ()) -> None:
+        super().__init__(_checked(route) for route in routes)
+
+    def lookup(self, path: str) -> Route | None:
+        """The ``(normalised mount path, app)`` matching the route path ``path``, if any."""
+        index = self._index
+        if index is None:
+            index = self._index = self._build_index()
+        candidate = path
+        while True:
+            found = index.get(candidate)
+            if found is not None:
+                return found
+            if not candidate:
+                return None
+            cut = candidate.rfind("/")
+            candidate = candidate[:cut] if cut > 0 else ""
+
+    def _build_index(self) -> dict[str, Route]:
+        index: dict[str, Route] = {}
+        for path, app in self:
+            prefix = normalize_mount_path(path)
+            index.setdefault(prefix, (prefix, app))
+        return index
+
+    # -- every mutation goes through a check and resets the index ----------------------------
+
+    def append(self, route: Route) -> None:
+        super().append(_checked(route))
+        self._index = None
+
+    def extend(self, routes: Iterable[Route]) -> None:
+        super().extend([_checked(route) for route in routes])
+        self._index = None
+
+    def insert(self, index: SupportsIndex, route: Route) -> None:
+        super().insert(index, _checked(route))
+        self._index = None
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        checked = [_checked(r) for r in value] if isinstance(key, slice) else _checked(value)
+        super().__setitem__(key, checked)
+        self._index = None
+
+    def __iadd__(self, routes: Iterable[Route]) -> Routes:  # type: ignore[override, misc]
+        self.extend(routes)
+        return self
+
+    def __delitem__(self, key: SupportsIndex | slice) -> None:
+        super().__delitem__(key)
+        self._index = None
+
+    def __imul__(self, count: SupportsIndex) -> Routes:
+        super().__imul__(count)
+        self._index = None
+        return self
+
+    def pop(self, index: SupportsIndex = -1) -> Route:
+        self._index = None
+        return super().pop(index)
+
+    def remove(self, route: Route) -> None:
+        super().remove(route)
+        self._index = None
+
+    def clear(self) -> None:
+        super().clear()
+        self._index = None
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        super().sort(*args, **kwargs)
+        self._index = None
+
+    def reverse(self) -> None:
+        super().reverse()
+        self._index = None
+
+
+def route_path(path: str, root_path: str) -> str:
+    """``path`` minus ``root_path`` if it starts with it at a boundary, else ``path``."""
+    if root_path and path.startswith(root_path):
+        rest = path[len(root_path) :]
+        if not rest or rest[0] == "/":
+            return rest
+    return path
+
+
+def child_scope(scope: Scope, root_path: str, remainder: str, prefix: str) -> dict[str, Any]:
+    """A copy of ``scope`` for the app mounted at ``prefix``; ``remainder`` is the route path."""
+    return {**scope, "root_path": root_path + prefix, "path": root_path + remainder}

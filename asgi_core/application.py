@@ -1,0 +1,197 @@
+"""``Application``: a broker, its AsyncAPI metadata, and lifecycle hooks.
+
+The order of a run and what undoes what is in ``_lifecycle.py``; this class holds the
+configuration and offers it as FastStream does: hook decorators, ``start``/``stop``,
+``set_broker``, ``exit``, and ``async with app:``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from asgi_core._context import Context
+from asgi_core._hooks import Hook, Hooks
+from asgi_core._lifecycle import Lifecycle, broker_closer, error_for
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+    from types import TracebackType
+
+    from asgi_core.types import Broker
+
+__all__ = ["Application", "Lifespan", "LoggerLike"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+Lifespan = Callable[..., "AbstractAsyncContextManager[Any]"]
+LoggerLike = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
+
+DEFAULT_STARTUP_TIMEOUT = 60.0
+DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+logger = logging.getLogger("asgi_core")
+
+
+def _checked_timeout(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds or None, not {value!r}")
+    return float(value)
+
+
+def _checked_broker(broker: object) -> None:
+    if broker is None:
+        return
+    if not callable(getattr(broker, "start", None)):
+        raise TypeError(f"broker {broker!r} has no start() method; a broker needs async start()")
+    broker_closer(broker)
+
+
+class Application:
+    """A long-running service: a broker and hooks around its start and stop."""
+
+    def __init__(
+        self,
+        broker: Broker | None = None,
+        logger: LoggerLike | None = logger,
+        lifespan: Lifespan | None = None,
+        title: str = "FastStream",
+        version: str = "0.1.0",
+        description: str = "",
+        terms_of_service: str | None = None,
+        license: Mapping[str, Any] | None = None,
+        contact: Mapping[str, Any] | None = None,
+        tags: Sequence[Mapping[str, Any]] | None = None,
+        external_docs: Mapping[str, Any] | None = None,
+        identifier: str | None = None,
+        on_startup: Sequence[Hook] = (),
+        after_startup: Sequence[Hook] = (),
+        on_shutdown: Sequence[Hook] = (),
+        after_shutdown: Sequence[Hook] = (),
+        *,
+        startup_timeout: float | None = DEFAULT_STARTUP_TIMEOUT,
+        shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
+    ) -> None:
+        if lifespan is not None and not callable(lifespan):
+            raise TypeError(
+                f"lifespan must be a callable returning an async context manager, not {lifespan!r}"
+            )
+        _checked_broker(broker)
+        self.broker = broker
+        self.logger = logger
+        self.lifespan_context = lifespan
+        self.title = title
+        self.version = version
+        self.description = description
+        self.terms_of_service = terms_of_service
+        self.license = license
+        self.contact = contact
+        self.asyncapi_tags = tags
+        self.external_docs = external_docs
+        self.identifier = identifier
+        self.startup_timeout = _checked_timeout("startup_timeout", startup_timeout)
+        self.shutdown_timeout = _checked_timeout("shutdown_timeout", shutdown_timeout)
+        self.context = Context(app=self, broker=broker)
+        self.should_exit = False
+        self._hooks = Hooks(on_startup, after_startup, on_shutdown, after_shutdown)
+        self._lifecycle: Lifecycle | None = None
+        self._run_options: dict[str, object] = {}
+
+    # -- configuration --------------------------------------------------------------------------
+
+    @property
+    def hooks(self) -> Hooks:
+        """The four ordered hook lists (``on_startup``, ``after_startup``, ...)."""
+        return self._hooks
+
+    @property
+    def running(self) -> bool:
+        """True from the end of a successful startup until shutdown begins."""
+        return self._lifecycle is not None and self._lifecycle.running
+
+    def set_broker(self, broker: Broker) -> None:
+        """Set the broker of an existing application, e.g. one created in an ``on_startup`` hook.
+
+        Set it before ``broker.start()`` would run: in ``on_startup``, not ``after_startup``.
+        """
+        _checked_broker(broker)
+        self.broker = broker
+        self.context.set_global("broker", broker)
+
+    def on_startup(self, func: F) -> F:
+        """Add a hook that runs BEFORE the broker starts; it receives the run options it names."""
+        self._hooks.add("on_startup", func)
+        return func
+
+    def after_startup(self, func: F) -> F:
+        """Add a hook that runs AFTER the broker started."""
+        self._hooks.add("after_startup", func)
+        return func
+
+    def on_shutdown(self, func: F) -> F:
+        """Add a hook that runs BEFORE the broker is closed."""
+        self._hooks.add("on_shutdown", func)
+        return func
+
+    def after_shutdown(self, func: F) -> F:
+        """Add a hook that runs AFTER the broker was closed."""
+        self._hooks.add("after_shutdown", func)
+        return func
+
+    def exit(self) -> None:
+        """Ask the application to stop."""
+        self.should_exit = True
+
+    # -- running --------------------------------------------------------------------------------
+
+    def _new_lifecycle(self, options: Mapping[str, object]) -> Lifecycle:
+        self._lifecycle = Lifecycle(
+            hooks=self._hooks,
+            broker=self.broker,
+            lifespan=self.lifespan_context,
+            options={**self._run_options, **options},
+            startup_timeout=self.startup_timeout,
+            shutdown_timeout=self.shutdown_timeout,
+        )
+        return self._lifecycle
+
+    async def start(self, **run_extra_options: object) -> None:
+        """Run the startup steps: lifespan, ``on_startup``, broker start, ``after_startup``.
+
+        On failure what had started is undone and the original exception is raised; on
+        Python 3.11+ a note on it names the failing step.
+        """
+        if self.running:
+            raise RuntimeError(f"{self!r} is already started; stop() it before starting again")
+        failure = await self._new_lifecycle(run_extra_options).startup()
+        if failure is not None:
+            raise failure.error
+
+    async def stop(self) -> None:
+        """Run the shutdown steps once; every step runs even if an earlier one raised.
+
+        Raises the original exception if one step failed, or one ``HookError`` listing them
+        (``errors`` holds each exception) if several did. Does nothing if not started.
+        """
+        lifecycle = self._lifecycle
+        if lifecycle is None:
+            return
+        failures = await lifecycle.shutdown()
+        if failures:
+            raise error_for("shutdown", failures)
+
+    async def __aenter__(self) -> Application:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.title!r} broker={type(self.broker).__name__}>"

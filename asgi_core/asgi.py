@@ -1,0 +1,204 @@
+"""``AsgiFastStream``: the application as an ASGI callable.
+
+``lifespan`` scopes go to the lifespan driver (``_lifespan.py``); ``http`` and ``websocket``
+scopes go to the mounted app with the longest matching path (``_routing.py``), or to
+``not_found``; any other scope type is a ``ScopeError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from asgi_core._lifespan import run_lifespan
+from asgi_core._responses import AsgiResponse, WebSocketClose
+from asgi_core._routing import Routes, child_scope, route_path
+from asgi_core.application import (
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_STARTUP_TIMEOUT,
+    Application,
+    Lifespan,
+    LoggerLike,
+    logger,
+)
+from asgi_core.exceptions import ScopeError
+
+if TYPE_CHECKING:
+    from asgi_core._hooks import Hook
+    from asgi_core.types import ASGIApp, Broker, Receive, Scope, Send
+
+__all__ = ["NOT_FOUND_MESSAGE", "AsgiFastStream"]
+
+NOT_FOUND_MESSAGE = "App doesn't support regular HTTP protocol."
+_HTTP_NOT_FOUND = AsgiResponse(
+    NOT_FOUND_MESSAGE.encode(), 404, {"content-type": "text/plain; charset=utf-8"}
+)
+_WEBSOCKET_NOT_FOUND = WebSocketClose(1000, NOT_FOUND_MESSAGE)
+
+
+def _scope_error(scope: object, problem: str) -> ScopeError:
+    shown = repr(scope) if len(repr(scope)) <= 200 else repr(scope)[:200] + "..."
+    return ScopeError(f"{problem}; the server passed the scope {shown}")
+
+
+class AsgiFastStream(Application):
+    """An ``Application`` served over ASGI, with other ASGI apps mounted beside it."""
+
+    def __init__(
+        self,
+        broker: Broker | None = None,
+        /,
+        asgi_routes: Iterable[tuple[str, ASGIApp]] = (),
+        asyncapi_path: str | None = None,
+        logger: LoggerLike | None = logger,
+        lifespan: Lifespan | None = None,
+        title: str = "FastStream",
+        version: str = "0.1.0",
+        description: str = "",
+        terms_of_service: str | None = None,
+        license: Mapping[str, Any] | None = None,
+        contact: Mapping[str, Any] | None = None,
+        tags: Sequence[Mapping[str, Any]] | None = None,
+        external_docs: Mapping[str, Any] | None = None,
+        identifier: str | None = None,
+        on_startup: Sequence[Hook] = (),
+        after_startup: Sequence[Hook] = (),
+        on_shutdown: Sequence[Hook] = (),
+        after_shutdown: Sequence[Hook] = (),
+        *,
+        startup_timeout: float | None = DEFAULT_STARTUP_TIMEOUT,
+        shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
+    ) -> None:
+        super().__init__(
+            broker,
+            logger=logger,
+            lifespan=lifespan,
+            title=title,
+            version=version,
+            description=description,
+            terms_of_service=terms_of_service,
+            license=license,
+            contact=contact,
+            tags=tags,
+            external_docs=external_docs,
+            identifier=identifier,
+            on_startup=on_startup,
+            after_startup=after_startup,
+            on_shutdown=on_shutdown,
+            after_shutdown=after_shutdown,
+            startup_timeout=startup_timeout,
+            shutdown_timeout=shutdown_timeout,
+        )
+        self._routes = Routes(asgi_routes)
+        self.asyncapi_path = asyncapi_path
+
+    @property
+    def routes(self) -> Routes:
+        """The mounted ``(path, asgi_app)`` pairs; a list, checked on every change."""
+        return self._routes
+
+    @routes.setter
+    def routes(self, routes: Iterable[tuple[str, ASGIApp]]) -> None:
+        self._routes = Routes(routes)
+
+    def mount(self, path: str, route: ASGIApp) -> None:
+        """Serve ``route`` at ``path`` and below it (``/api`` serves ``/api/x``, not ``/apix``)."""
+        self._routes.append((path, route))
+
+    @classmethod
+    def from_app(
+        cls,
+        app: Application,
+        asgi_routes: Iterable[tuple[str, ASGIApp]],
+        asyncapi_path: str | None = None,
+    ) -> AsgiFastStream:
+        """An ASGI application with ``app``'s broker, logger, metadata, lifespan and hooks.
+
+        The hook lists and the context are copies: what is registered later on one of the two
+        applications does not reach the other.
+        """
+        hooks = app.hooks
+        asgi_app = cls(
+            app.broker,
+            asgi_routes=asgi_routes,
+            asyncapi_path=asyncapi_path,
+            logger=app.logger,
+            lifespan=app.lifespan_context,
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            terms_of_service=app.terms_of_service,
+            license=app.license,
+            contact=app.contact,
+            tags=app.asyncapi_tags,
+            external_docs=app.external_docs,
+            identifier=app.identifier,
+            on_startup=hooks.on_startup,
+            after_startup=hooks.after_startup,
+            on_shutdown=hooks.on_shutdown,
+            after_shutdown=hooks.after_shutdown,
+            startup_timeout=app.startup_timeout,
+            shutdown_timeout=app.shutdown_timeout,
+        )
+        asgi_app.context.update((k, v) for k, v in app.context.items() if k != "app")
+        return asgi_app
+
+    # -- ASGI -----------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            kind = scope["type"]
+        except (KeyError, TypeError):
+            raise _scope_error(scope, "an ASGI scope must be a dict with a 'type' key") from None
+        if kind == "http" or kind == "websocket":
+            path = scope.get("path")
+            root_path = scope.get("root_path", "")
+            if not isinstance(path, str) or not isinstance(root_path, str):
+                raise _scope_error(
+                    scope,
+                    f"{kind} scopes need 'path' and 'root_path' as str, "
+                    f"not {path!r} and {root_path!r}",
+                )
+            if root_path.endswith("/"):
+                root_path = root_path.rstrip("/")
+            remainder = route_path(path, root_path)
+            found = self._routes.lookup(remainder)
+            if found is None:
+                await self.not_found(scope, receive, send)
+                return
+            prefix, app = found
+            await app(child_scope(scope, root_path, remainder, prefix), receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(scope, receive, send)
+        else:
+            raise _scope_error(
+                scope,
+                f"unsupported scope type {kind!r}; AsgiFastStream serves 'http', 'websocket' "
+                "and 'lifespan'",
+            )
+
+    async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI lifespan scope: start on ``lifespan.startup``, stop on shutdown.
+
+        ``lifespan.startup.complete`` goes out after the last startup step returned; a failure
+        sends ``lifespan.startup.failed`` (or ``.shutdown.failed``) naming the failing step, then
+        re-raises the original exception. See ``_lifespan.py``.
+        """
+        await run_lifespan(self._new_lifecycle({}), scope, receive, send, self.logger)
+
+    async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """HTTP: 404 with a short text body. WebSocket: ``websocket.close`` (1000) before accept."""
+        if scope["type"] == "websocket":
+            await _WEBSOCKET_NOT_FOUND(scope, receive, send)
+        else:
+            await _HTTP_NOT_FOUND(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def start_lifespan_context(self, **run_extra_options: object) -> AsyncIterator[None]:
+        """Start (everything, awaited), yield, then stop: for running without a server."""
+        await self.start(**run_extra_options)
+        try:
+            yield
+        finally:
+            await self.stop()

@@ -1,0 +1,62 @@
+"""The public exception hierarchy.
+
+Every message says what happened (the offending value in ``repr``), what was expected, and what to
+do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AsgiCoreError",
+    "ConfigError",
+    "HookError",
+    "HookTimeoutError",
+    "LifespanProtocolError",
+    "MessageError",
+    "MissingExtraError",
+    "ScopeError",
+]
+
+
+class AsgiCoreError(Exception):
+    """Base class of every error asgi_core raises on its own account."""
+
+
+class LifespanProtocolError(AsgiCoreError):
+    """A lifespan message arrived in a phase where the protocol does not allow it."""
+
+
+class ScopeError(AsgiCoreError):
+    """The server passed a scope that is not a valid ASGI scope for this application."""
+
+
+class MessageError(AsgiCoreError):
+    """``receive()`` returned something that is not a valid message for the scope."""
+
+
+class ConfigError(AsgiCoreError):
+    """An option, route or setting given to asgi_core is not valid."""
+
+
+class HookError(AsgiCoreError):
+    """A lifecycle step (hook, broker call, lifespan context) failed or did not finish.
+
+    ``stage`` is ``"startup"`` or ``"shutdown"``; ``step`` names the step (for a hook, its
+    qualified name); ``errors`` holds the underlying exceptions when several steps failed.
+    """
+
+    def __init__(
+        self, message: str, *, stage: str, step: str, errors: tuple[BaseException, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.step = step
+        self.errors = errors
+
+
+class HookTimeoutError(HookError, TimeoutError):
+    """A lifecycle step did not finish within ``startup_timeout`` / ``shutdown_timeout``."""
+
+
+class MissingExtraError(AsgiCoreError, ImportError):
+    """An optional feature needs a package that is not installed; the message names the fix."""
