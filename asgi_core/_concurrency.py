@@ -8,11 +8,23 @@ already running inside trio (so it is already in ``sys.modules``), asyncio other
 
 from __future__ import annotations
 
+import collections
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
-__all__ = ["DeadlineExceeded", "current_library", "run_bounded"]
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = [
+    "DeadlineExceeded",
+    "Event",
+    "Mailbox",
+    "TaskGroup",
+    "current_library",
+    "new_event",
+    "run_bounded",
+]
 
 T = TypeVar("T")
 
@@ -36,9 +48,18 @@ async def run_bounded(
 
     ``shield=True`` keeps an outer cancellation from interrupting it (cleanup that must run while
     the caller is being cancelled). On trio that takes a shielded cancel scope, since every await
-    inside a cancelled scope is cancelled again; on asyncio a cancellation is delivered once, so
-    awaits after catching it already run, and nothing more is needed.
+    inside a cancelled scope is cancelled again. Plain asyncio delivers a cancellation once, so
+    awaits after catching it already run; but when anyio is loaded (a server or a framework
+    around us uses its task groups), its cancel scopes re-deliver cancellation on every await
+    under asyncio too, so its shielded scope is used.
     """
+    anyio = sys.modules.get("anyio")
+    if shield and anyio is not None:
+        with anyio.CancelScope(shield=True) as scope:
+            if timeout is not None:
+                scope.deadline = anyio.current_time() + timeout
+            return await step()
+        raise DeadlineExceeded(timeout)
     if current_library() == "trio":
         return await _trio_bounded(step, timeout, shield)
     if timeout is None:
@@ -86,3 +107,120 @@ else:  # pragma: no cover - Python 3.10: no asyncio.timeout, so the step runs in
             await asyncio.wait((task,))
             raise DeadlineExceeded(timeout)
         return task.result()
+
+
+# -- events, mailboxes, task groups (sub-app lifespans, asgi_core.testing) ------------------------
+#
+# Three small primitives with the same behaviour on both libraries: an event, a mailbox (an
+# unbounded queue with one reader at a time), and a task group whose tasks run beside the caller
+# until the group is left. Tasks are expected to catch their own ``Exception``s; the group only
+# waits for them, or cancels them if the body raised.
+
+
+class Event(Protocol):
+    """``asyncio.Event`` and ``trio.Event`` share this much."""
+
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+    async def wait(self) -> object: ...
+
+
+def new_event() -> Event:
+    """A fresh event for the running library."""
+    if current_library() == "trio":
+        import trio
+
+        return trio.Event()
+    import asyncio
+
+    return asyncio.Event()
+
+
+class Mailbox(Generic[T]):
+    """An unbounded queue: ``put`` never blocks, ``get`` waits for an item."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[T] = collections.deque()
+        self._ready: Event | None = None
+
+    def put(self, item: T) -> None:
+        self._items.append(item)
+        if self._ready is not None:
+            self._ready.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def get(self) -> T:
+        while not self._items:
+            self._ready = new_event()  # one-shot events: a fresh one for every wait
+            await self._ready.wait()
+        return self._items.popleft()
+
+
+class TaskGroup:
+    """``async with TaskGroup() as group: group.start_soon(fn)``: runs ``fn()`` beside the body.
+
+    Leaving the block waits for every task; if the body raised, the tasks are cancelled first.
+    ``cancel()`` cancels every task (and, on trio, the rest of the body, as a nursery does).
+    """
+
+    def __init__(self) -> None:
+        self._nursery_manager: Any = None
+        self._nursery: Any = None
+        self._tasks: list[Any] = []
+
+    async def __aenter__(self) -> TaskGroup:
+        if current_library() == "trio":
+            import trio
+
+            self._nursery_manager = trio.open_nursery()
+            self._nursery = await self._nursery_manager.__aenter__()
+        return self
+
+    def start_soon(self, fn: Callable[[], Awaitable[object]]) -> None:
+        if self._nursery is not None:
+            self._nursery.start_soon(fn)
+            return
+        import asyncio
+
+        async def run() -> None:
+            await fn()
+
+        self._tasks.append(asyncio.ensure_future(run()))
+
+    def cancel(self) -> None:
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+        for task in self._tasks:
+            task.cancel()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if self._nursery_manager is not None:
+            return bool(await self._nursery_manager.__aexit__(exc_type, exc, tb))
+        import asyncio
+
+        if exc is not None:
+            self.cancel()
+        while self._tasks:
+            pending = [task for task in self._tasks if not task.done()]
+            if not pending:
+                break
+            try:
+                await asyncio.wait(pending)
+            except BaseException:  # cancelled while waiting: cancel the tasks, wait, then go on
+                self.cancel()
+                await asyncio.wait(pending)
+                raise
+        for task in self._tasks:
+            error = None if task.cancelled() else task.exception()
+            if error is not None and exc is None:
+                raise error
+        return False

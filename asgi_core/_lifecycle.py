@@ -68,18 +68,18 @@ class Lifecycle:
         self,
         *,
         hooks: Hooks,
-        broker: object | None,
+        broker: Callable[[], object | None],
         lifespan: Callable[..., AbstractAsyncContextManager[Any]] | None,
         options: Mapping[str, object],
         startup_timeout: float | None,
         shutdown_timeout: float | None,
     ) -> None:
         self._hooks = hooks.copy()
-        self._broker = broker
+        self._broker = broker  # read when its step comes: on_startup hooks may set it
         self._lifespan = lifespan
         self._options = dict(options)
         self._timeouts = {"startup": startup_timeout, "shutdown": shutdown_timeout}
-        self._broker_started = False
+        self._started_broker: object | None = None
         self._context: AbstractAsyncContextManager[Any] | None = None
         self.state: dict[str, Any] = {}
         self.started = False
@@ -119,8 +119,10 @@ class Lifecycle:
             yield f"lifespan context {describe(self._lifespan)} (enter)", self._enter_lifespan
         for hook in self._hooks.on_startup:
             yield f"on_startup hook {describe(hook)}", functools.partial(self._call_startup, hook)
-        if self._broker is not None:
-            yield f"broker.start() of {type(self._broker).__name__}", self._start_broker
+        broker = self._broker()
+        if broker is not None:
+            name = f"broker.start() of {type(broker).__name__}"
+            yield name, functools.partial(self._start_broker, broker)
         for hook in self._hooks.after_startup:
             yield f"after_startup hook {describe(hook)}", functools.partial(call_hook, hook, {})
 
@@ -128,9 +130,10 @@ class Lifecycle:
         hooks = self.started  # after a failed startup only what started is undone
         for hook in self._hooks.on_shutdown if hooks else ():
             yield f"on_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {})
-        if self._broker_started:
-            closer = broker_closer(self._broker)
-            yield f"broker.{closer.__name__}() of {type(self._broker).__name__}", closer
+        broker = self._started_broker
+        if broker is not None:
+            closer = broker_closer(broker)
+            yield f"broker.{closer.__name__}() of {type(broker).__name__}", closer
         for hook in self._hooks.after_shutdown if hooks else ():
             yield f"after_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {})
         if self._context is not None:
@@ -168,9 +171,9 @@ class Lifecycle:
         traceback: TracebackType | None = error.__traceback__ if error else None
         await context.__aexit__(type(error) if error else None, error, traceback)
 
-    async def _start_broker(self) -> None:
-        self._broker_started = True  # a broker whose start() was called gets closed
-        await self._broker.start()  # type: ignore[union-attr]
+    async def _start_broker(self, broker: Any) -> None:
+        self._started_broker = broker  # a broker whose start() was called gets closed
+        await broker.start()
 
     async def _bounded(
         self, stage: str, step: str, call: Callable[[], Awaitable[object]], shield: bool = False
@@ -197,7 +200,7 @@ class Lifecycle:
                 failures.append(Failure(step, exc))
             except BaseException as exc:  # keep undoing; the interruption goes on afterwards
                 interrupted = interrupted or exc
-        self._broker_started = False
+        self._started_broker = None
         if interrupted is not None:
             raise interrupted
         return failures

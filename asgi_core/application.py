@@ -148,7 +148,7 @@ class Application:
     def _new_lifecycle(self, options: Mapping[str, object]) -> Lifecycle:
         self._lifecycle = Lifecycle(
             hooks=self._hooks,
-            broker=self.broker,
+            broker=lambda: self.broker,
             lifespan=self.lifespan_context,
             options={**self._run_options, **options},
             startup_timeout=self.startup_timeout,
