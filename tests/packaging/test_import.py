@@ -1,0 +1,59 @@
+"""``import asgi_core`` loads the standard library only, and nothing optional."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+CHECKOUT = pathlib.Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, sys
+sys.path.insert(0, {checkout!r})
+before = set(sys.modules)
+import asgi_core
+added = sorted(set(sys.modules) - before)
+std = set(sys.stdlib_module_names)
+print(json.dumps({{
+    "file": asgi_core.__file__,
+    "added": added,
+    "third_party": [m for m in added if m.split(".")[0] not in std
+                    and m.split(".")[0] != "asgi_core"],
+}}))
+"""
+
+
+def _probe(*flags: str) -> dict[str, list[str] | str]:
+    result = subprocess.run(
+        [sys.executable, *flags, "-c", PROBE.format(checkout=str(CHECKOUT))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    data: dict[str, list[str] | str] = json.loads(result.stdout)
+    return data
+
+
+def test_import_with_only_the_checkout_on_the_path_loads_no_third_party_module() -> None:
+    found = _probe("-S", "-I")
+    assert str(found["file"]).startswith(str(CHECKOUT))
+    assert found["third_party"] == []
+
+
+def test_import_loads_no_event_loop_server_or_extras() -> None:
+    added = set(_probe("-I")["added"])
+    for name in (
+        "asyncio",
+        "trio",
+        "anyio",
+        "uvicorn",
+        "gunicorn",
+        "asgi_core_extras",
+        "inspect",
+        "json",
+        "pathlib",
+    ):
+        assert name not in added, f"import asgi_core imported {name}"
