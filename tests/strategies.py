@@ -6,7 +6,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-__all__ = ["lifespan_messages", "mount_paths", "request_paths", "root_paths", "segments"]
+__all__ = [
+    "lifespan_message",
+    "lifespan_messages",
+    "mount_paths",
+    "request_paths",
+    "root_paths",
+    "segments",
+]
 
 segments = st.sampled_from(["a", "b", "api", "apix", "v1", "x", "%2e%2e", "..", "é"])
 """Path segments drawn from a small alphabet, so that generated routes and paths collide often,
@@ -32,10 +39,9 @@ _invalid_lifespan: st.SearchStrategy[Any] = st.one_of(
     ),
     st.text(max_size=5),
 )
-lifespan_messages = st.lists(
-    st.one_of(_valid_lifespan, _valid_lifespan, _valid_lifespan, _invalid_lifespan),
-    min_size=1,
-    max_size=5,
-)
-"""What a server (correct or not) might send on a lifespan scope: mostly valid types in any
-order, sometimes a wrong type, a missing key or something that is not a dict at all."""
+lifespan_message = st.one_of(_valid_lifespan, _valid_lifespan, _valid_lifespan, _invalid_lifespan)
+"""One message a server (correct or not) might send on a lifespan scope: mostly a valid type,
+sometimes a wrong type, a missing key or something that is not a dict at all."""
+
+lifespan_messages = st.lists(lifespan_message, min_size=1, max_size=5)
+"""A whole stream of such messages, valid ones in any order."""

@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from asgi_core import AsgiCoreError, AsgiFastStream
 from tests.harness import Communicator, lifespan_scope
-from tests.strategies import lifespan_messages
+from tests.strategies import lifespan_message
 
 OUTCOMES = st.sampled_from(["ok", "raise", "hang"])
 STEPS = (
@@ -108,9 +108,9 @@ class LifespanApp(RuleBasedStateMachine):
         await self._settle()
 
     @precondition(lambda self: self.comm is not None and not self.comm.done.is_set())
-    @rule(messages=lifespan_messages)
-    def server_sends(self, messages: list[Any]) -> None:
-        self.portal.call(self._put, messages[0])
+    @rule(message=lifespan_message)
+    def server_sends(self, message: Any) -> None:
+        self.portal.call(self._put, message)
 
     @rule()
     def time_passes(self) -> None:
