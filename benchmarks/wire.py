@@ -1,0 +1,228 @@
+"""Over the wire: each contender served by uvicorn (one worker) on 127.0.0.1, loaded by ``wrk``.
+
+All servers start first and stay up; then, round after round, every path is loaded for a fixed
+time on every server in a shuffled order, so the bare dispatcher is measured in the same round
+as the others. Ratios: req/s, p50 and p99 latency, each against the bare dispatcher's in that
+round. Every server is stopped at the end, on error too.
+
+uvicorn is pinned to ``--http h11 --loop asyncio`` so the figures don't depend on whether
+httptools or uvloop happen to be installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.fixtures import MISS_PATH, route_paths
+from benchmarks.harness import spread
+from benchmarks.results import TIMES, Row
+from benchmarks.wire_apps import PING_PATH
+
+__all__ = ["FACTORIES", "PATHS", "WireSettings", "WrkResult", "parse_wrk", "run_wire"]
+
+FACTORIES: dict[str, str] = {
+    "bare dict": "benchmarks.wire_apps:bare_dict",
+    "asgi_core": "benchmarks.wire_apps:asgi_core",
+    "Starlette": "benchmarks.wire_apps:starlette",
+    "FastStream": "benchmarks.wire_apps:faststream",
+}
+BASELINE = "bare dict"
+PATHS: dict[str, tuple[str, int]] = {
+    "hit": (route_paths(5)[-1], 200),
+    "miss": (MISS_PATH, 404),
+    "ping": (PING_PATH, 204),
+}
+"""Path name: (request path, expected status)."""
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+@dataclass(frozen=True)
+class WireSettings:
+    rounds: int
+    seconds: int
+    connections: int
+    contenders: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: str
+
+
+def _latency_ms(text: str, percentile: str) -> float:
+    found = re.search(rf"^\s*{percentile}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+    if found is None:
+        raise ValueError(f"no {percentile}% latency in wrk output:\n{text}")
+    return float(found[1]) * _UNITS[found[2]]
+
+
+def parse_wrk(text: str) -> WrkResult:
+    """Requests per second, p50 and p99 (ms) and any socket errors from ``wrk --latency``."""
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.MULTILINE)
+    if rate is None:
+        raise ValueError(f"no Requests/sec in wrk output:\n{text}")
+    errors = re.search(r"^\s*Socket errors:.*$", text, re.MULTILINE)
+    return WrkResult(
+        float(rate[1]),
+        _latency_ms(text, "50"),
+        _latency_ms(text, "99"),
+        errors[0].strip() if errors else "",
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _status(port: int, path: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def _server(name: str, cwd: Path, log: Path) -> Iterator[int]:
+    """Serve contender ``name`` with uvicorn on a free port; yield the port once it answers."""
+    factory = FACTORIES[name]
+    lifespan = "off" if name == BASELINE else "on"  # the bare dispatcher has no lifespan
+    port = _free_port()
+    command = [
+        *(sys.executable, "-m", "uvicorn", "--factory", factory),
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+        *("--http", "h11", "--loop", "asyncio", "--ws", "none", "--lifespan", lifespan),
+        *("--log-level", "warning", "--no-access-log"),
+    ]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{factory} exited with {process.returncode}: {log.read_text()}")
+            try:
+                _status(port, MISS_PATH)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{factory} not ready after 30 s: {log.read_text()}"
+                    ) from None
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wrk(port: int, path: str, seconds: int, connections: int) -> WrkResult:
+    command = [
+        *("wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"),
+        f"http://127.0.0.1:{port}{path}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr}")
+    return parse_wrk(done.stdout)
+
+
+def _rows(
+    results: dict[tuple[str, str], list[WrkResult]], problems: dict[tuple[str, str], str]
+) -> list[Row]:
+    rows = []
+    for path in PATHS:
+        base = results.get((path, BASELINE), [])
+        for name in FACTORIES:
+            key = (path, name)
+            if key in problems or not base or key not in results:
+                reason = problems.get(key) or problems.get((path, BASELINE), "not measured")
+                rows.append(Row("wire", f"{path} req/s", name, None, TIMES, reason))
+                continue
+            runs = results[key]
+            pairs = list(zip(runs, base, strict=True))
+            figures = (
+                ("req/s", [r.requests_per_second / b.requests_per_second for r, b in pairs]),
+                ("p50", [r.p50_ms / b.p50_ms for r, b in pairs]),
+                ("p99", [r.p99_ms / b.p99_ms for r, b in pairs]),
+            )
+            absolute = (
+                f"{spread([r.requests_per_second for r in runs]).median:.0f} req/s, "
+                f"p50 {spread([r.p50_ms for r in runs]).median:.2f} ms, "
+                f"p99 {spread([r.p99_ms for r in runs]).median:.2f} ms"
+            )
+            errors = "; ".join(sorted({r.errors for r in runs if r.errors}))
+            for figure, values in figures:
+                detail = absolute + (f" ({errors})" if errors else "") if figure == "req/s" else ""
+                rows.append(Row("wire", f"{path} {figure}", name, spread(values), TIMES, detail))
+    return rows
+
+
+def run_wire(
+    settings: WireSettings, cwd: Path, progress: Callable[[int], None] | None = None
+) -> list[Row]:
+    """Serve every contender, load every path in interleaved rounds, stop everything."""
+    if shutil.which("wrk") is None:
+        return [
+            Row("wire", "hit req/s", n, None, TIMES, "pending: wrk not installed")
+            for n in FACTORIES
+        ]
+    names: Sequence[str] = [n for n in FACTORIES if n in settings.contenders or n == BASELINE]
+    results: dict[tuple[str, str], list[WrkResult]] = {}
+    problems: dict[tuple[str, str], str] = {}
+    with tempfile.TemporaryDirectory() as logs, contextlib.ExitStack() as servers:
+        ports = {
+            name: servers.enter_context(_server(name, cwd, Path(logs, f"{index}.log")))
+            for index, name in enumerate(names)
+        }
+        live: list[tuple[str, str]] = []
+        for path, (target, expected) in PATHS.items():
+            for name, port in ports.items():
+                status = _status(port, target)
+                if status != expected:
+                    problems[(path, name)] = (
+                        f"pending: GET {target} answered {status}, not {expected}"
+                    )
+                else:
+                    live.append((path, name))
+        for port in ports.values():  # warm-up, not recorded
+            _wrk(port, PATHS["miss"][0], 1, settings.connections)
+        shuffler = random.Random(0)
+        for index in range(settings.rounds):
+            for path in PATHS:
+                order = [name for name in names if (path, name) in live]
+                shuffler.shuffle(order)
+                for name in order:
+                    result = _wrk(
+                        ports[name], PATHS[path][0], settings.seconds, settings.connections
+                    )
+                    results.setdefault((path, name), []).append(result)
+            if progress is not None:
+                progress(index)
+    return _rows(results, problems)
