@@ -1,0 +1,433 @@
+"""The AsyncAPI 3.0.0 document of an application, as JSON and as an HTML page.
+
+``mount_asyncapi(app, "/docs")`` (what ``asyncapi_path="/docs"`` does) mounts:
+
+* ``/docs``: an HTML page rendering the document with the AsyncAPI web component. The script
+  and stylesheet URLs are settings, so an offline deployment can serve its own copy of
+  ``@asyncapi/react-component`` (``browser/standalone/index.js`` and ``styles/default.min.css``);
+* ``/docs.json``: the document itself, ``application/json``.
+
+Both serve GET and HEAD only (405 otherwise). The document is built on the first request and
+cached; it is rebuilt when ``app.broker`` is another object (``set_broker``) or the routes
+changed. The metadata is checked when the routes are mounted, so a bad URL fails at once.
+
+What goes into the document:
+
+* ``info`` and ``id`` from the app's metadata: ``title``, ``version``, ``description``,
+  ``terms_of_service``, ``contact``, ``license``, ``tags`` (``asyncapi_tags``), ``external_docs``
+  and ``identifier`` (an absolute URI, e.g. ``urn:example:orders``);
+* the broker's servers, channels and operations, if the broker describes them (below). A broker
+  that doesn't gives a document without them, never an error;
+* each mounted HTTP route made by ``@get``/``@post``/``make_ping_asgi`` with
+  ``include_in_schema=True``: a channel whose address is the mount path, and one ``receive``
+  operation per method with an HTTP binding.
+
+The broker protocol, two optional methods, each returning plain data:
+
+* ``asyncapi_servers() -> Mapping[str, Mapping]``: server name to ``host`` and ``protocol``
+  (required), and ``protocolVersion``, ``pathname``, ``title``, ``summary``, ``description``;
+* ``asyncapi_channels() -> Iterable[Mapping]``: one entry per subscriber or publisher, with
+  ``name`` (unique), ``address`` (topic, queue, subject), ``action`` (``"receive"`` for a
+  subscriber, ``"send"`` for a publisher), and optionally ``description``, ``summary``,
+  ``message`` (message name), ``payload`` (a JSON Schema) and ``content_type``.
+
+Unknown keys are refused with ``ConfigError`` rather than dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from asgi_core._asyncapi_html import DEFAULT_SCRIPT_URL, DEFAULT_STYLESHEET_URL, render_page
+from asgi_core._responses import AsgiResponse
+from asgi_core.exceptions import ConfigError
+from asgi_core.handlers import HandlerApp, Request, RouteInfo
+
+__all__ = [
+    "DEFAULT_SCRIPT_URL",
+    "DEFAULT_STYLESHEET_URL",
+    "AsyncAPIDocument",
+    "build_document",
+    "mount_asyncapi",
+]
+
+_SERVER_KEYS = frozenset(
+    ("host", "protocol", "protocolVersion", "pathname", "title", "summary", "description")
+)
+_CHANNEL_KEYS = frozenset(
+    ("name", "address", "action", "description", "summary", "message", "payload", "content_type")
+)
+_HTTP_BINDING_VERSION = "0.3.0"
+
+
+class _Documented(Protocol):
+    """The application attributes the document is built from (``Application`` has them)."""
+
+    broker: Any
+    title: str
+    version: str
+    description: str
+    terms_of_service: Any
+    license: Any
+    contact: Any
+    asyncapi_tags: Any
+    external_docs: Any
+    identifier: Any
+    routes: Any
+
+
+class _Mountable(_Documented, Protocol):
+    def mount(self, path: str, route: Any) -> None: ...
+
+
+# -- checking metadata ----------------------------------------------------------------------------
+
+_Check = Callable[[str, object], object]
+
+
+def _text(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{field} must be a string, not {value!r}")
+    return value
+
+
+def _url(field: str, value: object, *, scheme_only: bool = False) -> str:
+    from urllib.parse import urlsplit
+
+    text = _text(field, value)
+    parts = urlsplit(text)
+    if not parts.scheme or not (parts.netloc or scheme_only) or any(c.isspace() for c in text):
+        example = "urn:example:my-service" if scheme_only else "https://example.com/docs"
+        kind = "URI" if scheme_only else "URL"
+        raise ConfigError(f"{field} must be an absolute {kind} such as {example!r}, not {text!r}")
+    return text
+
+
+def _email(field: str, value: object) -> str:
+    text = _text(field, value)
+    if "@" not in text:
+        raise ConfigError(f"{field} must be an email address, not {text!r}")
+    return text
+
+
+def _shaped(shape: str, field: str, value: object) -> dict[str, object]:
+    """A metadata object checked against its shape in ``_SHAPES``; ``x-`` keys pass through."""
+    checks, required = _SHAPES[shape]
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{field} must be a mapping with keys {sorted(checks)}, not {value!r}")
+    checked: dict[str, object] = {}
+    for key, item in value.items():
+        if isinstance(key, str) and key.startswith("x-"):
+            checked[key] = item
+        elif key not in checks:
+            raise ConfigError(
+                f"{field} has the key {key!r}, which AsyncAPI's {shape} object doesn't have; "
+                f"use {', '.join(sorted(checks))} (or an 'x-' extension)"
+            )
+        elif item is not None:  # FastStream's typed dicts may carry None for "not set"
+            checked[key] = checks[key](f"{field}.{key}", item)
+    missing = [key for key in required if key not in checked]
+    if missing:
+        raise ConfigError(f"{field} needs {', '.join(map(repr, missing))}; it has {value!r}")
+    return checked
+
+
+def _tags(field: str, value: object) -> list[dict[str, object]]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ConfigError(f"{field} must be a list of tags (names or mappings), not {value!r}")
+    tags = [
+        _shaped("tag", f"{field}[{i}]", {"name": tag} if isinstance(tag, str) else tag)
+        for i, tag in enumerate(value)
+    ]
+    names = [tag["name"] for tag in tags]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{field} names a tag twice ({names!r}); AsyncAPI needs unique tags")
+    return tags
+
+
+_SHAPES: dict[str, tuple[dict[str, _Check], tuple[str, ...]]] = {
+    "contact": ({"name": _text, "url": _url, "email": _email}, ()),
+    "license": ({"name": _text, "url": _url}, ("name",)),
+    "externalDocs": ({"url": _url, "description": _text}, ("url",)),
+    "tag": (
+        {
+            "name": _text,
+            "description": _text,
+            "externalDocs": lambda field, value: _shaped("externalDocs", field, value),
+        },
+        ("name",),
+    ),
+}
+
+
+def build_info(app: _Documented) -> dict[str, Any]:
+    """The ``info`` object (and ``id``) from the app's metadata; ``ConfigError`` if invalid."""
+    info: dict[str, Any] = {
+        "title": _text("title", app.title),
+        "version": _text("version", app.version),
+    }
+    if app.description:
+        info["description"] = _text("description", app.description)
+    if app.terms_of_service:
+        info["termsOfService"] = _url("terms_of_service", app.terms_of_service)
+    if app.contact:
+        info["contact"] = _shaped("contact", "contact", app.contact)
+    if app.license:
+        info["license"] = _shaped("license", "license", app.license)
+    if app.asyncapi_tags:
+        info["tags"] = _tags("tags", app.asyncapi_tags)
+    if app.external_docs:
+        info["externalDocs"] = _shaped("externalDocs", "external_docs", app.external_docs)
+    return info
+
+
+# -- building -------------------------------------------------------------------------------------
+
+
+def _ident(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "root"
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base}_{number}", number + 1
+    taken.add(name)
+    return name
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.servers: dict[str, Any] = {}
+        self.channels: dict[str, Any] = {}
+        self.operations: dict[str, Any] = {}
+        self.messages: dict[str, Any] = {}
+        self._ids: set[str] = set()
+        self._message_ids: set[str] = set()
+
+    def add_servers(self, described: object) -> None:
+        if not isinstance(described, Mapping):
+            raise ConfigError(f"broker.asyncapi_servers() must return a mapping, not {described!r}")
+        for name, server in described.items():
+            field = f"broker.asyncapi_servers()[{name!r}]"
+            if not isinstance(server, Mapping):
+                raise ConfigError(f"{field} must be a mapping, not {server!r}")
+            _refuse_unknown(field, server, _SERVER_KEYS)
+            for key in ("host", "protocol"):
+                if key not in server:
+                    raise ConfigError(f"{field} needs {key!r}; it has {dict(server)!r}")
+            self.servers[_text(f"{field} name", name)] = {
+                key: _text(f"{field}.{key}", value) for key, value in server.items()
+            }
+
+    def add_channel(self, entry: object) -> None:
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"broker.asyncapi_channels() gave {entry!r}, not a mapping")
+        field = f"broker.asyncapi_channels() entry {entry.get('name', '?')!r}"
+        _refuse_unknown(field, entry, _CHANNEL_KEYS)
+        for key in ("name", "address", "action"):
+            if key not in entry:
+                raise ConfigError(f"{field} needs {key!r}; it has {dict(entry)!r}")
+        name = _text(f"{field} name", entry["name"])
+        action = entry["action"]
+        if action not in ("send", "receive"):
+            raise ConfigError(
+                f"{field} has action {action!r}; use 'receive' for a subscriber, 'send' for a "
+                "publisher"
+            )
+        channel_id = _unique(_ident(name), self._ids)
+        message_name = _text(f"{field} message", entry.get("message", f"{name}Message"))
+        message_id = _unique(_ident(message_name), self._message_ids)
+        payload = entry.get("payload", {})
+        if not isinstance(payload, Mapping):
+            raise ConfigError(f"{field} payload must be a JSON Schema mapping, not {payload!r}")
+        message: dict[str, Any] = {"name": message_name, "title": message_name}
+        message["payload"] = dict(payload)
+        if "content_type" in entry:
+            message["contentType"] = _text(f"{field} content_type", entry["content_type"])
+        self.messages[message_id] = message
+        self.channels[channel_id] = {
+            "address": _text(f"{field} address", entry["address"]),
+            "messages": {message_id: {"$ref": f"#/components/messages/{message_id}"}},
+        }
+        operation: dict[str, Any] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{message_id}"}],
+        }
+        for key in ("summary", "description"):
+            if key in entry:
+                operation[key] = _text(f"{field} {key}", entry[key])
+        self.operations[channel_id] = operation
+
+    def add_http_route(self, path: str, info: RouteInfo) -> None:
+        channel_id = _unique(_ident(f"http{path}"), self._ids)
+        channel: dict[str, Any] = {"address": path or "/", "bindings": {"http": {}}}
+        if info.description:
+            channel["description"] = info.description
+        self.channels[channel_id] = channel
+        methods = [m for m in info.methods if not (m == "HEAD" and "GET" in info.methods)]
+        for method in methods:
+            operation: dict[str, Any] = {
+                "action": "receive",
+                "channel": {"$ref": f"#/channels/{channel_id}"},
+                "title": f"{method} {path or '/'}",
+                "bindings": {"http": {"method": method, "bindingVersion": _HTTP_BINDING_VERSION}},
+            }
+            if info.description:
+                operation["description"] = info.description
+            if info.tags:
+                operation["tags"] = _tags(f"tags of the route {path!r}", info.tags)
+            self.operations[_unique(f"{channel_id}_{method.lower()}", self._ids)] = operation
+
+
+def _refuse_unknown(field: str, given: Mapping[Any, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(map(str, set(given) - allowed))
+    if unknown:
+        raise ConfigError(
+            f"{field} has unknown keys {unknown}; the keys are {', '.join(sorted(allowed))}"
+        )
+
+
+def _call(broker: object, method: str) -> object:
+    try:
+        return getattr(broker, method)()
+    except Exception as exc:
+        raise ConfigError(
+            f"broker.{method}() raised {type(exc).__name__}: {exc}; the AsyncAPI document "
+            "could not be built"
+        ) from exc
+
+
+def build_document(app: _Documented) -> dict[str, Any]:
+    """The app's AsyncAPI 3.0.0 document as plain data (see the module docstring)."""
+    document: dict[str, Any] = {"asyncapi": "3.0.0"}
+    if app.identifier:
+        document["id"] = _url("identifier", app.identifier, scheme_only=True)
+    document["info"] = build_info(app)
+    builder = _Builder()
+    broker = app.broker
+    if callable(getattr(broker, "asyncapi_servers", None)):
+        builder.add_servers(_call(broker, "asyncapi_servers"))
+    if callable(getattr(broker, "asyncapi_channels", None)):
+        entries = _call(broker, "asyncapi_channels")
+        if not isinstance(entries, Iterable) or isinstance(entries, (str, bytes, Mapping)):
+            raise ConfigError(f"broker.asyncapi_channels() must return a list, not {entries!r}")
+        for entry in entries:
+            builder.add_channel(entry)
+    for path, route in app.routes:
+        info = getattr(route, "route_info", None)
+        if isinstance(info, RouteInfo) and info.include_in_schema:
+            builder.add_http_route(path, info)
+    if builder.servers:
+        document["servers"] = builder.servers
+    document["defaultContentType"] = "application/json"
+    document["channels"] = builder.channels
+    document["operations"] = builder.operations
+    if builder.messages:
+        document["components"] = {"messages": builder.messages}
+    return document
+
+
+# -- serving --------------------------------------------------------------------------------------
+
+
+class AsyncAPIDocument:
+    """The document of ``app``, built on first use and rebuilt when the broker or routes change."""
+
+    def __init__(
+        self,
+        app: _Documented,
+        *,
+        script_url: str = DEFAULT_SCRIPT_URL,
+        stylesheet_url: str = DEFAULT_STYLESHEET_URL,
+    ) -> None:
+        self.app = app
+        self.script_url = _text("script_url", script_url)
+        self.stylesheet_url = _text("stylesheet_url", stylesheet_url)
+        self.builds = 0  # how often the document was built (the cache's tests read it)
+        self._key: tuple[object, list[tuple[str, object]]] | None = None
+        self._document: dict[str, Any] = {}
+        self._json = b""
+        self._pages: dict[str, bytes] = {}
+
+    def _fresh(self) -> None:
+        broker, routes = self.app.broker, [(path, route) for path, route in self.app.routes]
+        key = self._key
+        if (
+            key is not None
+            and key[0] is broker
+            and len(key[1]) == len(routes)
+            and all(a[0] == b[0] and a[1] is b[1] for a, b in zip(key[1], routes, strict=True))
+        ):
+            return
+        import json
+
+        self._document = build_document(self.app)
+        self._json = json.dumps(self._document, ensure_ascii=False).encode("utf-8")
+        self._pages = {}
+        self._key = (broker, routes)
+        self.builds += 1
+
+    def document(self) -> dict[str, Any]:
+        self._fresh()
+        return self._document
+
+    def json_bytes(self) -> bytes:
+        self._fresh()
+        return self._json
+
+    def page_bytes(self, json_href: str) -> bytes:
+        self._fresh()
+        if json_href not in self._pages:
+            page = render_page(
+                self._document,
+                json_href=json_href,
+                script_url=self.script_url,
+                stylesheet_url=self.stylesheet_url,
+            )
+            self._pages[json_href] = page.encode("utf-8")
+        return self._pages[json_href]
+
+
+_NOSNIFF = ("x-content-type-options", "nosniff")
+
+
+def mount_asyncapi(
+    app: _Mountable,
+    path: str,
+    *,
+    script_url: str = DEFAULT_SCRIPT_URL,
+    stylesheet_url: str = DEFAULT_STYLESHEET_URL,
+) -> AsyncAPIDocument:
+    """Mount the HTML page at ``path`` and the JSON at ``path + ".json"``; return the document.
+
+    ``script_url`` and ``stylesheet_url`` locate the AsyncAPI web component's standalone bundle
+    and stylesheet (by default a pinned version on unpkg.com).
+    """
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError(f"asyncapi_path must be a string starting with '/', not {path!r}")
+    build_info(app)  # bad metadata fails here, not on the first request
+    if app.identifier:
+        _url("identifier", app.identifier, scheme_only=True)
+    docs = AsyncAPIDocument(app, script_url=script_url, stylesheet_url=stylesheet_url)
+    base = path.rstrip("/")
+    json_path = f"{base}.json" if base else "/asyncapi.json"
+
+    async def asyncapi_page(request: Request) -> AsgiResponse:
+        # The child scope's root_path ends with the mount path, so this is the JSON's full path.
+        root = str(request.scope.get("root_path", ""))
+        json_href = f"{root}.json" if base else f"{root}/asyncapi.json"
+        headers = [("content-type", "text/html; charset=utf-8"), _NOSNIFF]
+        return AsgiResponse(docs.page_bytes(json_href), 200, headers)
+
+    async def asyncapi_json(request: Request) -> AsgiResponse:
+        headers = [("content-type", "application/json"), _NOSNIFF]
+        return AsgiResponse(docs.json_bytes(), 200, headers)
+
+    app.mount(path, HandlerApp(asyncapi_page, ("GET",), include_in_schema=False))
+    app.mount(json_path, HandlerApp(asyncapi_json, ("GET",), include_in_schema=False))
+    return docs

@@ -1,0 +1,121 @@
+"""Health routes: the broker ping (liveness) and the lifespan-based readiness view."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from asgi_core import AsgiFastStream
+from asgi_core._concurrency import new_event
+from asgi_core.health import make_ping_asgi, make_ready_asgi
+from asgi_core.testing import Client, LifespanManager
+
+pytestmark = pytest.mark.anyio
+
+
+class PingBroker:
+    """A broker whose ping does what the test says: return a value, raise, or hang."""
+
+    def __init__(self, outcome: Any = True) -> None:
+        self.outcome = outcome
+        self.timeouts: list[float | None] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def ping(self, timeout: float | None) -> Any:
+        self.timeouts.append(timeout)
+        if self.outcome == "hang":
+            await hang_forever()
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+
+async def hang_forever() -> None:
+    await new_event().wait()  # nobody sets it
+
+
+async def test_health_ping_true_is_204_with_an_empty_body() -> None:
+    broker = PingBroker(True)
+    response = await Client(make_ping_asgi(broker, timeout=3.0)).get("/")
+    assert (response.status_code, response.body) == (204, b"")
+    assert broker.timeouts == [3.0]
+
+
+@pytest.mark.parametrize("outcome", [False, None, 0])
+async def test_health_ping_false_is_500(outcome: Any) -> None:
+    response = await Client(make_ping_asgi(PingBroker(outcome))).get("/")
+    assert (response.status_code, response.body) == (500, b"")
+
+
+async def test_health_ping_raising_is_500_without_the_exception_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = PingBroker(ConnectionError("amqp://user:hunter2@db"))
+    with caplog.at_level(logging.WARNING, logger="asgi_core.health"):
+        response = await Client(make_ping_asgi(broker)).get("/")
+    assert (response.status_code, response.body) == (500, b"")
+    assert b"hunter2" not in b"".join(v for _, v in response.raw_headers)
+    assert "raised ConnectionError" in caplog.text
+
+
+async def test_health_ping_that_hangs_is_500_after_the_timeout() -> None:
+    response = await Client(make_ping_asgi(PingBroker("hang"), timeout=0.05)).get("/")
+    assert response.status_code == 500
+
+
+async def test_health_ping_serves_head_and_refuses_post() -> None:
+    app = make_ping_asgi(PingBroker(True))
+    assert (await Client(app).head("/")).status_code == 204
+    refused = await Client(app).post("/")
+    assert (refused.status_code, refused.headers["allow"]) == (405, "GET, HEAD")
+
+
+def test_health_ping_needs_a_broker_with_ping() -> None:
+    with pytest.raises(TypeError, match=r"needs a broker with an async ping\(timeout\)"):
+        make_ping_asgi(object())
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, True])
+def test_health_ping_refuses_a_bad_timeout(timeout: float) -> None:
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        make_ping_asgi(PingBroker(), timeout=timeout)
+
+
+def test_health_routes_carry_schema_info() -> None:
+    route = make_ping_asgi(PingBroker(), include_in_schema=False, description="d", tags=["ops"])
+    assert route.route_info.include_in_schema is False
+    assert route.route_info.description == "d"
+    assert route.route_info.tags == ("ops",)
+
+
+async def test_health_ready_is_503_before_204_during_and_503_while_shutting_down() -> None:
+    seen: list[int] = []
+    app = AsgiFastStream(PingBroker())
+    ready = make_ready_asgi(app)
+    app.mount("/ready", ready)
+
+    @app.on_startup
+    async def during_startup() -> None:
+        seen.append((await Client(app).get("/ready")).status_code)
+
+    @app.on_shutdown
+    async def during_shutdown() -> None:
+        seen.append((await Client(app).get("/ready")).status_code)
+
+    assert (await Client(app).get("/ready")).status_code == 503
+    async with LifespanManager(app):
+        assert (await Client(app).get("/ready")).status_code == 204
+    assert seen == [503, 503]
+    assert (await Client(app).get("/ready")).status_code == 503
+
+
+def test_health_ready_needs_the_application() -> None:
+    with pytest.raises(TypeError, match="needs the application"):
+        make_ready_asgi(object())  # type: ignore[arg-type]
