@@ -140,8 +140,34 @@ class Application:
         return func
 
     def exit(self) -> None:
-        """Ask the application to stop."""
+        """Stop the service this application runs in, gracefully; sets ``should_exit``.
+
+        In ``run()`` it ends the run. Served by ``AsgiFastStream.run()`` or ``asgi-core run``,
+        it starts the server's graceful shutdown (every worker; each runs its shutdown hooks
+        once). Under a server someone else started, after a lifespan startup, it sends SIGTERM
+        to the current process (gunicorn's own CLI then restarts that worker). Otherwise (e.g.
+        after ``start()`` in a test) it only sets ``should_exit``. See ``_process.py``.
+        """
         self.should_exit = True
+        from asgi_core._process import request_exit
+
+        request_exit(self)
+
+    async def run(
+        self,
+        log_level: int = logging.INFO,
+        run_extra_options: Mapping[str, object] | None = None,
+        sleep_time: float = 0.1,
+    ) -> None:
+        """Start, wait for SIGINT, SIGTERM or ``exit()``, then stop: a service without HTTP.
+
+        ``run_extra_options`` reach the ``on_startup`` hooks and the lifespan that accept them
+        (with ``worker_id=None``); an option none accepts is a ``ConfigError``. Waiting is
+        event-driven: ``sleep_time`` is accepted for FastStream compatibility and unused.
+        """
+        from asgi_core._process import run_application
+
+        await run_application(self, run_extra_options, log_level=log_level)
 
     # -- running --------------------------------------------------------------------------------
 

@@ -185,6 +185,7 @@ class AsgiFastStream(Application):
         sends ``lifespan.startup.failed`` (or ``.shutdown.failed``) naming the failing step, then
         re-raises the original exception. See ``_lifespan.py``.
         """
+        self._served_by_lifespan = True  # exit() now asks the serving process to stop
         await run_lifespan(self._new_lifecycle({}), scope, receive, send, self.logger)
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -202,3 +203,24 @@ class AsgiFastStream(Application):
             yield
         finally:
             await self.stop()
+
+    async def run(
+        self,
+        log_level: int = 20,
+        run_extra_options: Mapping[str, object] | None = None,
+        sleep_time: float = 0.1,
+    ) -> None:
+        """Serve this app over HTTP until SIGINT, SIGTERM or ``exit()`` (on asyncio).
+
+        One worker runs uvicorn in this process; several run gunicorn with the uvicorn worker,
+        unless ``server`` (``"uvicorn"`` or ``"gunicorn"``) says otherwise. Server options in
+        ``run_extra_options``: ``host``, ``port``, ``bind``, ``workers``, ``fd``, ``uds``,
+        ``root_path``, ``proxy_headers``, ``forwarded_allow_ips``, ``timeout_graceful_shutdown``,
+        ``server``. Every other option reaches the ``on_startup`` hooks and the lifespan that
+        accept it, in every worker, with ``worker_id``; one nobody accepts is a ``ConfigError``.
+        A missing server raises ``MissingExtraError`` with the ``pip install`` command.
+        ``log_level`` defaults to ``logging.INFO``; ``sleep_time`` is unused (FastStream's).
+        """
+        from asgi_core._serving import serve_app
+
+        await serve_app(self, run_extra_options, log_level=log_level)

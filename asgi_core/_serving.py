@@ -1,0 +1,359 @@
+"""What ``run()`` and the CLI do before a server starts: split options, choose a runner, bind.
+
+Rules:
+
+* ``run_extra_options`` holds two kinds of options. ``SERVER_OPTIONS`` configure the server;
+  every other name is a *hook option*, passed to the ``on_startup`` hooks and the user lifespan
+  that accept it (converted by their annotations, see ``_options.py``), in every worker, together
+  with ``worker_id``. A name that neither the server nor any hook accepts is a ``ConfigError``
+  listing the valid names and the closest match; nothing is dropped silently.
+* The runner depends only on the options: ``server`` if given, else ``gunicorn`` for more than
+  one worker and ``uvicorn`` otherwise. ``RUNNERS`` maps each name to the module that runs it,
+  imported through ``_importer.import_extra`` only when needed.
+* Addresses follow the seed: host and port give ``host:port``; a host alone ``host:8000``; a
+  port alone ``127.0.0.1:port``; ``bind`` entries (a string or a list) are added; ``uds`` and
+  ``fd`` add ``unix:PATH`` and ``fd://N``; with none of them, ``127.0.0.1:8000``. asgi_core binds
+  the sockets itself and hands them to the server, so port 0 reports the port it got and every
+  runner treats every kind of address the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, NamedTuple
+
+from asgi_core.exceptions import AsgiCoreError, ConfigError
+
+if TYPE_CHECKING:
+    import socket
+    from types import ModuleType
+
+__all__ = [
+    "DEFAULT_BIND",
+    "RUNNERS",
+    "SERVER_OPTIONS",
+    "Plan",
+    "Runner",
+    "StartupFailed",
+    "accepted_options",
+    "announce",
+    "bind_sockets",
+    "check_hook_options",
+    "describe_socket",
+    "load_runner",
+    "make_plan",
+    "parse_bind",
+    "prepare_app",
+    "serve_app",
+]
+
+SERVER_OPTIONS = frozenset(
+    {
+        "host",
+        "port",
+        "bind",
+        "workers",
+        "fd",
+        "uds",
+        "root_path",
+        "proxy_headers",
+        "forwarded_allow_ips",
+        "timeout_graceful_shutdown",
+        "server",
+    }
+)
+RESERVED_OPTIONS = frozenset({"worker_id"})
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_BIND = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+
+class Runner(NamedTuple):
+    """How to load one server: the module, the packages it needs, the extra installing them."""
+
+    module: str
+    packages: tuple[str, ...]
+    extra: str
+    posix_only: bool
+
+
+RUNNERS: dict[str, Runner] = {
+    "uvicorn": Runner("asgi_core_extras.uvicorn", ("uvicorn",), "uvicorn", posix_only=False),
+    "gunicorn": Runner(
+        "asgi_core_extras.gunicorn",
+        ("gunicorn", "uvicorn_worker", "uvicorn"),
+        "gunicorn",
+        posix_only=True,
+    ),
+}
+
+
+class StartupFailed(AsgiCoreError):
+    """The server could not start serving: no address to listen on, or the app failed to start."""
+
+
+def load_runner(name: str, platform: str = sys.platform) -> ModuleType:
+    """Import the runner module for ``name`` (a key of ``RUNNERS``)."""
+    from asgi_core._importer import import_extra
+    from asgi_core.exceptions import MissingExtraError
+
+    runner = RUNNERS[name]
+    if runner.posix_only and platform == "win32":
+        raise MissingExtraError(
+            f"running with {name} is not possible on Windows: {name} runs only on POSIX systems "
+            "(Linux, macOS); use one worker (uvicorn), or server='uvicorn' for several",
+            name=name,
+        )
+    return import_extra(
+        runner.module, feature=f"running with {name}", packages=runner.packages, extra=runner.extra
+    )
+
+
+@dataclasses.dataclass
+class Plan:
+    """Everything a runner needs; built by ``make_plan``, read by ``extras/``."""
+
+    server: str
+    binds: list[str]
+    workers: int
+    root_path: str = ""
+    proxy_headers: bool | None = None
+    forwarded_allow_ips: str | None = None
+    timeout_graceful_shutdown: float | None = None
+    log_level: int = 20
+    reload: bool = False
+    hook_options: dict[str, object] = dataclasses.field(default_factory=dict)
+    # the app: an object (served in this process or forked workers) and, from the CLI, the
+    # import string that spawned processes (reload, uvicorn's own workers) import again
+    app: object = None
+    app_spec: str | None = None
+    factory: bool = False
+    app_dir: str | None = None
+
+    @property
+    def worker_ids(self) -> bool:
+        """True if the hooks get ``worker_id`` 0..N-1 (worker processes), else None."""
+        return self.server == "gunicorn" or (self.workers > 1 and not self.reload)
+
+
+def _closest(name: str, names: set[str] | frozenset[str]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(name, sorted(names), n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def accepted_options(app: object) -> tuple[set[str], bool]:
+    """The hook option names ``app`` accepts, and whether one of them takes ``**kwargs``."""
+    import inspect
+
+    hooks = getattr(app, "hooks", None)
+    funcs = list(getattr(hooks, "on_startup", ()))
+    lifespan = getattr(app, "lifespan_context", None)
+    if lifespan is not None:
+        funcs.append(lifespan)
+    names: set[str] = set()
+    anything = False
+    for func in funcs:
+        try:
+            parameters = inspect.signature(func).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        for param in parameters:
+            if param.kind is param.VAR_KEYWORD:
+                anything = True
+            elif param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+                names.add(param.name)
+    return names - RESERVED_OPTIONS, anything
+
+
+def check_hook_options(app: object, options: Mapping[str, object], *, server: bool) -> None:
+    """Raise ``ConfigError`` for an option no hook of ``app`` (nor the server) accepts."""
+    accepted, anything = accepted_options(app)
+    valid = accepted | (SERVER_OPTIONS if server else set())
+    for name in options:
+        if name in RESERVED_OPTIONS:
+            raise ConfigError(
+                f"option {name!r} is set by asgi_core (None in a single process, 0..N-1 in "
+                "worker processes); remove it from the options"
+            )
+        if name in valid or anything:
+            continue
+        listed = ", ".join(sorted(valid)) or "none"
+        what = "the server nor any on_startup hook or lifespan" if server else "any hook"
+        raise ConfigError(
+            f"unknown option {name!r}: neither {what} of {app!r} accepts it{_closest(name, valid)}"
+            f" (valid options: {listed}); add a parameter named {name!r} to an on_startup hook "
+            "to receive it"
+        )
+
+
+def _as_int(name: str, value: object, minimum: int) -> int:
+    number = minimum - 1
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    if number < minimum:
+        raise ConfigError(f"option {name!r} must be an integer >= {minimum}, not {value!r}")
+    return number
+
+
+def _as_bool(name: str, value: object) -> bool | None:
+    from asgi_core._options import convert
+
+    return None if value is None else bool(convert(value, bool, hook="run()", option=name))
+
+
+def parse_bind(bind: str) -> tuple[str, str, int]:
+    """``("unix", path, 0)``, ``("fd", "", n)`` or ``("tcp", host, port)`` for a gunicorn bind."""
+    if bind.startswith("unix:"):
+        return "unix", bind[5:], 0
+    if bind.startswith("fd://"):
+        return "fd", "", _as_int("bind", bind[5:], 0)
+    host, sep, port = bind.rpartition(":")
+    if not sep or host.endswith(":"):  # "host" alone, or a bare IPv6 address
+        host, port = bind, str(DEFAULT_PORT)
+    host = host.strip("[]") or DEFAULT_HOST
+    if not port.isdigit() or int(port) > 65535:
+        raise ConfigError(
+            f"bind address {bind!r} has no valid port; use 'HOST:PORT' (0 picks a free port), "
+            "'unix:PATH' or 'fd://N'"
+        )
+    return "tcp", host, int(port)
+
+
+def _binds(options: dict[str, object]) -> list[str]:
+    host, port = options.pop("host", None), options.pop("port", None)
+    binds: list[str] = []
+    if host is not None or port is not None:
+        host = DEFAULT_HOST if host is None else str(host)
+        shown = f"[{host}]" if ":" in host else host
+        binds.append(f"{shown}:{DEFAULT_PORT if port is None else _as_int('port', port, 0)}")
+    bind = options.pop("bind", None)
+    for entry in [bind] if isinstance(bind, str) else list(bind or ()):  # type: ignore[call-overload]
+        if not isinstance(entry, str):
+            raise ConfigError(f"option 'bind' takes strings like 'HOST:PORT', not {entry!r}")
+        binds.append(entry)
+    if options.get("uds") is not None:
+        binds.append(f"unix:{options.pop('uds')}")
+    if options.get("fd") is not None:
+        binds.append(f"fd://{_as_int('fd', options.pop('fd'), 0)}")
+    for entry in binds:
+        parse_bind(entry)
+    return binds or [DEFAULT_BIND]
+
+
+def make_plan(
+    app: object, run_extra_options: Mapping[str, object] | None, *, log_level: int
+) -> Plan:
+    """Check the options against ``app`` and the servers; choose the server and addresses."""
+    options = dict(run_extra_options or {})
+    hook_options = {k: v for k, v in options.items() if k not in SERVER_OPTIONS}
+    check_hook_options(app, hook_options, server=True)
+    server_options = {k: v for k, v in options.items() if k in SERVER_OPTIONS}
+    binds = _binds(server_options)
+    workers = server_options.get("workers")
+    workers = 1 if workers is None else _as_int("workers", workers, 1)
+    server = server_options.get("server")
+    if server is None:
+        server = "gunicorn" if workers > 1 else "uvicorn"
+    if server not in RUNNERS:
+        raise ConfigError(
+            f"unknown server {server!r}{_closest(str(server), set(RUNNERS))} "
+            f"(choose one of: {', '.join(RUNNERS)})"
+        )
+    timeout = server_options.get("timeout_graceful_shutdown")
+    allow = server_options.get("forwarded_allow_ips")
+    return Plan(
+        server=str(server),
+        binds=binds,
+        workers=workers,
+        root_path=str(server_options.get("root_path") or "").rstrip("/"),
+        proxy_headers=_as_bool("proxy_headers", server_options.get("proxy_headers")),
+        forwarded_allow_ips=",".join(allow) if isinstance(allow, list) else allow,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=None if timeout is None else float(timeout),  # type: ignore[arg-type]
+        log_level=log_level,
+        hook_options=hook_options,
+        app=app,
+    )
+
+
+def bind_sockets(binds: list[str]) -> list[socket.socket]:
+    """Listening sockets for ``binds``, inheritable by worker processes."""
+    import os
+    import socket
+
+    sockets: list[socket.socket] = []
+    try:
+        for bind in binds:
+            kind, host, port = parse_bind(bind)
+            if kind == "fd":
+                sock = socket.socket(fileno=port)
+            elif kind == "unix":
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                if os.path.exists(host):
+                    os.unlink(host)
+                sock.bind(host)
+            else:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind((host, port))
+                except OSError as exc:
+                    sock.close()
+                    raise StartupFailed(
+                        f"cannot listen on {bind!r}: {exc.strerror}; choose another port "
+                        "(0 picks a free one) or stop the process using it"
+                    ) from exc
+            sock.set_inheritable(True)
+            sock.listen(2048)
+            sockets.append(sock)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def describe_socket(sock: socket.socket) -> str:
+    """``http://host:port`` or ``unix:path`` for a listening socket."""
+    import socket
+
+    if sock.family == getattr(socket, "AF_UNIX", None):
+        return f"unix:{sock.getsockname()}"
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def announce(sockets: list[socket.socket]) -> None:
+    """Print where the server listens (port 0 shows the port it got) on stderr."""
+    for sock in sockets:
+        print(f"asgi-core: listening on {describe_socket(sock)}", file=sys.stderr, flush=True)
+
+
+def prepare_app(app: object, hook_options: Mapping[str, object], *, worker_id: int | None) -> None:
+    """Give ``app``'s hooks the hook options and ``worker_id`` at its next lifespan startup."""
+    from asgi_core.application import Application
+
+    if isinstance(app, Application):
+        app._run_options = {**hook_options, "worker_id": worker_id}
+
+
+async def serve_app(
+    app: object, run_extra_options: Mapping[str, object] | None, *, log_level: int
+) -> None:
+    """``AsgiFastStream.run()``: check the options, load the runner, serve until stopped."""
+    from asgi_core._concurrency import current_library
+
+    plan = make_plan(app, run_extra_options, log_level=log_level)
+    if current_library() != "asyncio":
+        raise ConfigError(
+            f"run() serves with {plan.server}, which runs on asyncio, but it was awaited on "
+            f"{current_library()}; call it from asyncio.run(), or run `asgi-core run MODULE:ATTR`"
+        )
+    runner = load_runner(plan.server)
+    await runner.serve(plan)

@@ -1,0 +1,125 @@
+"""Serve an ASGI app with gunicorn and the maintained uvicorn worker (``uvicorn-worker``).
+
+Imported only by ``run()`` and the CLI (through ``asgi_core._serving.load_runner``).
+
+* This process becomes gunicorn's arbiter (master). Workers are forked from it, so the app
+  object needs no import string; each worker claims a worker id (0..N-1), gives the app its hook
+  options, and makes ``exit()`` send SIGTERM to the arbiter, which stops every worker gracefully
+  (each runs its lifespan shutdown once).
+* asgi_core binds the sockets and gunicorn inherits them as ``fd://N``. ``root_path``,
+  ``proxy_headers`` and ``timeout_graceful_shutdown`` reach uvicorn inside each worker (the
+  worker class forwards none of them itself); gunicorn's ``graceful_timeout`` gets the latter.
+* gunicorn's control socket (``$XDG_RUNTIME_DIR`` or ``~/.gunicorn``, new in gunicorn 27) is
+  turned off: nothing here uses it.
+* A worker that fails to start makes gunicorn stop with status 3: ``StartupFailed``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import tempfile
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
+
+from asgi_core._process import claim_worker_slot, set_exit_handler, stop_process
+from asgi_core._serving import Plan, StartupFailed, announce, bind_sockets, prepare_app
+
+__all__ = ["run", "serve"]
+
+WORKER_BOOT_ERROR = 3
+
+
+class Worker(UvicornWorker):  # type: ignore[misc]
+    """``uvicorn_worker.UvicornWorker`` plus asgi_core's per-worker setup."""
+
+    plan: ClassVar[Plan]
+    slots: ClassVar[str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plan = self.plan
+        self.config.root_path = plan.root_path
+        self.config.lifespan = "on" if getattr(plan.app, "lifespan", None) is not None else "auto"
+        if plan.proxy_headers is not None:
+            self.config.proxy_headers = plan.proxy_headers
+        if plan.timeout_graceful_shutdown is not None:
+            self.config.timeout_graceful_shutdown = int(plan.timeout_graceful_shutdown)
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        prepare_app(self.wsgi, self.plan.hook_options, worker_id=claim_worker_slot(self.slots))
+        arbiter = self.ppid
+        set_exit_handler(lambda: stop_process(arbiter))
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: object, settings: dict[str, object]) -> None:
+        self._app = app
+        self._settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self._settings.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> object:
+        return self._app
+
+
+@contextlib.contextmanager
+def _restored_signals() -> Iterator[None]:
+    """gunicorn's arbiter installs handlers for many signals and never removes them."""
+    names = ("SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2")
+    numbers = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    numbers.append(signal.SIGCHLD)
+    numbers.append(getattr(signal, "SIGWINCH", signal.SIGCHLD))
+    previous = {number: signal.getsignal(number) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def run(plan: Plan) -> None:
+    """Run gunicorn's arbiter in this process until it stops (signal, or ``exit()`` in a worker)."""
+    with contextlib.ExitStack() as stack:
+        slots = stack.enter_context(tempfile.TemporaryDirectory(prefix="asgi-core-workers-"))
+        sockets = bind_sockets(plan.binds)
+        for sock in sockets:
+            stack.callback(sock.close)
+        announce(sockets)
+        worker = type("AsgiCoreUvicornWorker", (Worker,), {"plan": plan, "slots": slots})
+        settings: dict[str, object] = {
+            # gunicorn closes the descriptors it is given: hand it duplicates
+            "bind": [f"fd://{os.dup(sock.fileno())}" for sock in sockets],
+            "workers": plan.workers,
+            "worker_class": worker,
+            "loglevel": logging.getLevelName(plan.log_level).lower(),
+            "control_socket_disable": True,
+        }
+        if plan.forwarded_allow_ips is not None:
+            settings["forwarded_allow_ips"] = plan.forwarded_allow_ips
+        if plan.timeout_graceful_shutdown is not None:
+            settings["graceful_timeout"] = plan.timeout_graceful_shutdown
+        stack.enter_context(_restored_signals())
+        try:
+            _Gunicorn(plan.app, settings).run()
+        except SystemExit as exc:
+            if exc.code == WORKER_BOOT_ERROR:
+                raise StartupFailed(
+                    "a worker failed to start; the server log above says why"
+                ) from None
+            if exc.code not in (0, None):
+                raise
+
+
+async def serve(plan: Plan) -> None:
+    """``run`` from async code; it blocks the calling event loop until gunicorn stops."""
+    run(plan)
