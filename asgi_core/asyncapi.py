@@ -7,9 +7,11 @@
   ``@asyncapi/react-component`` (``browser/standalone/index.js`` and ``styles/default.min.css``);
 * ``/docs.json``: the document itself, ``application/json``.
 
-Both serve GET and HEAD only (405 otherwise). The document is built on the first request and
-cached; it is rebuilt when ``app.broker`` is another object (``set_broker``) or the routes
-changed. The metadata is checked when the routes are mounted, so a bad URL fails at once.
+Both serve GET and HEAD only (405 otherwise); at the root (``"/"``) the JSON is
+``/asyncapi.json``. ``make_asyncapi_asgi(app)`` gives the page alone, as FastStream does. The
+document is built on the first request and cached; it is rebuilt when ``app.broker`` is another
+object (``set_broker``) or the routes changed. The metadata is checked when the routes are
+mounted, so a bad URL fails at once.
 
 What goes into the document:
 
@@ -49,6 +51,7 @@ __all__ = [
     "DEFAULT_STYLESHEET_URL",
     "AsyncAPIDocument",
     "build_document",
+    "make_asyncapi_asgi",
     "mount_asyncapi",
 ]
 
@@ -396,6 +399,44 @@ class AsyncAPIDocument:
 _NOSNIFF = ("x-content-type-options", "nosniff")
 
 
+def _page_route(docs: AsyncAPIDocument, json_suffix: str) -> HandlerApp:
+    async def asyncapi_page(request: Request) -> AsgiResponse:
+        # The child scope's root_path ends with the page's mount path (``/docs``), and the JSON
+        # is mounted beside it (``/docs.json``), so its full path is the root_path plus a suffix.
+        json_href = str(request.scope.get("root_path", "")) + json_suffix
+        headers = [("content-type", "text/html; charset=utf-8"), _NOSNIFF]
+        return AsgiResponse(docs.page_bytes(json_href), 200, headers)
+
+    return HandlerApp(asyncapi_page, ("GET",), include_in_schema=False)
+
+
+def _json_route(docs: AsyncAPIDocument) -> HandlerApp:
+    async def asyncapi_json(request: Request) -> AsgiResponse:
+        headers = [("content-type", "application/json"), _NOSNIFF]
+        return AsgiResponse(docs.json_bytes(), 200, headers)
+
+    return HandlerApp(asyncapi_json, ("GET",), include_in_schema=False)
+
+
+def make_asyncapi_asgi(
+    app: _Documented,
+    /,
+    *,
+    script_url: str = DEFAULT_SCRIPT_URL,
+    stylesheet_url: str = DEFAULT_STYLESHEET_URL,
+) -> HandlerApp:
+    """The HTML page alone, as FastStream's function of that name gives it; mount it yourself.
+
+    Its "document as JSON" link assumes the JSON is mounted beside it (``/docs`` ->
+    ``/docs.json``), which ``mount_asyncapi`` does for you.
+    """
+    build_info(app)
+    if app.identifier:
+        _url("identifier", app.identifier, scheme_only=True)
+    docs = AsyncAPIDocument(app, script_url=script_url, stylesheet_url=stylesheet_url)
+    return _page_route(docs, ".json")
+
+
 def mount_asyncapi(
     app: _Mountable,
     path: str,
@@ -410,24 +451,12 @@ def mount_asyncapi(
     """
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"asyncapi_path must be a string starting with '/', not {path!r}")
+    base = path.rstrip("/")
+    json_suffix = ".json" if base else "/asyncapi.json"  # the root mount's JSON: /asyncapi.json
     build_info(app)  # bad metadata fails here, not on the first request
     if app.identifier:
         _url("identifier", app.identifier, scheme_only=True)
     docs = AsyncAPIDocument(app, script_url=script_url, stylesheet_url=stylesheet_url)
-    base = path.rstrip("/")
-    json_path = f"{base}.json" if base else "/asyncapi.json"
-
-    async def asyncapi_page(request: Request) -> AsgiResponse:
-        # The child scope's root_path ends with the mount path, so this is the JSON's full path.
-        root = str(request.scope.get("root_path", ""))
-        json_href = f"{root}.json" if base else f"{root}/asyncapi.json"
-        headers = [("content-type", "text/html; charset=utf-8"), _NOSNIFF]
-        return AsgiResponse(docs.page_bytes(json_href), 200, headers)
-
-    async def asyncapi_json(request: Request) -> AsgiResponse:
-        headers = [("content-type", "application/json"), _NOSNIFF]
-        return AsgiResponse(docs.json_bytes(), 200, headers)
-
-    app.mount(path, HandlerApp(asyncapi_page, ("GET",), include_in_schema=False))
-    app.mount(json_path, HandlerApp(asyncapi_json, ("GET",), include_in_schema=False))
+    app.mount(path, _page_route(docs, json_suffix))
+    app.mount(base + json_suffix, _json_route(docs))
     return docs

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from asgi_core import AsgiFastStream, ConfigError
 from asgi_core._asyncapi_html import embed_json
 from asgi_core._responses import AsgiResponse
-from asgi_core.asyncapi import build_document, mount_asyncapi
+from asgi_core.asyncapi import build_document, make_asyncapi_asgi, mount_asyncapi
 from asgi_core.handlers import Request, get, post
 from asgi_core.health import make_ping_asgi
 from asgi_core.testing import Client
@@ -390,3 +390,25 @@ async def test_asyncapi_broken_broker_description_is_a_plain_500(
 def test_asyncapi_path_must_start_with_a_slash() -> None:
     with pytest.raises(ValueError, match="starting with '/'"):
         mount_asyncapi(AsgiFastStream(), "docs")
+
+
+async def test_asyncapi_root_mount_serves_the_json_at_asyncapi_json() -> None:
+    app = AsgiFastStream(title="Root")
+    mount_asyncapi(app, "/")
+    page = (await Client(app).get("/")).text
+    assert '<a href="/asyncapi.json">' in page
+    assert (await Client(app).get("/asyncapi.json")).json()["info"]["title"] == "Root"
+
+
+async def test_asyncapi_make_asyncapi_asgi_gives_the_page_alone() -> None:
+    app = AsgiFastStream(title="Alone")
+    app.mount("/api-docs", make_asyncapi_asgi(app, script_url="/ui.js"))
+    page = (await Client(app).get("/api-docs")).text
+    assert script_block(page)["info"]["title"] == "Alone"
+    assert '<script src="/ui.js"></script>' in page
+    assert '<a href="/api-docs.json">' in page
+
+
+def test_asyncapi_make_asyncapi_asgi_checks_metadata_at_once() -> None:
+    with pytest.raises(ConfigError, match="identifier must be an absolute URI"):
+        make_asyncapi_asgi(AsgiFastStream(identifier="nope"))
