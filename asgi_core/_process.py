@@ -7,8 +7,10 @@
   graceful shutdown: uvicorn in this process stops serving; a worker process (gunicorn, uvicorn's
   own workers, the reloader's child) sends SIGTERM to its supervisor, which stops every worker;
 * under a server someone else started (after a lifespan startup), it sends SIGTERM to the
-  current process, which is how those servers are asked to shut down gracefully. Under a
-  supervisor that restarts workers (gunicorn's own CLI) that restarts the worker instead.
+  server's main process, which is how those servers are asked to shut down gracefully: the
+  ``multiprocessing`` parent of a worker (hypercorn, granian, uvicorn's workers), else the
+  current process. gunicorn forks its workers itself, so under gunicorn's own CLI the worker
+  stops and gunicorn starts a new one.
 
 Handlers are per process (a stack: the innermost run wins). Worker ids come from lock files in
 a directory the runner creates: each worker locks the lowest free slot, and the operating system
@@ -37,6 +39,7 @@ __all__ = [
     "exit_handler",
     "request_exit",
     "run_application",
+    "serving_process",
     "set_exit_handler",
     "stop_process",
     "stop_requests",
@@ -67,7 +70,23 @@ def request_exit(app: object) -> None:
     if _handlers:
         _handlers[-1]()
     elif getattr(app, "_served_by_lifespan", False):
-        stop_process(os.getpid())
+        stop_process(serving_process())
+
+
+def serving_process() -> int:
+    """The process to stop for a server someone else started: its supervisor if it has one.
+
+    hypercorn and granian run the app in a ``multiprocessing`` worker whose SIGTERM ends only
+    that worker (hypercorn without its shutdown hooks, granian then exits 1); their main process
+    stops every worker gracefully. Without such a parent (uvicorn, or a gunicorn worker, which
+    gunicorn forks itself) it is the current process.
+    """
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        return parent.pid
+    return os.getpid()
 
 
 def stop_process(pid: int) -> None:

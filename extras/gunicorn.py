@@ -12,6 +12,8 @@ Imported only by ``run()`` and the CLI (through ``asgi_core._serving.load_runner
 * gunicorn's control socket (``$XDG_RUNTIME_DIR`` or ``~/.gunicorn``, new in gunicorn 27) is
   turned off: nothing here uses it.
 * A worker that fails to start makes gunicorn stop with status 3: ``StartupFailed``.
+* A forked worker returns through this module's call stack when it ends (gunicorn raises
+  ``SystemExit`` in it); it leaves with ``os._exit`` there, so only the arbiter cleans up.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import tempfile
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.errors import HaltServer  # type: ignore[import-untyped]
 from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
 from asgi_core._process import claim_worker_slot, set_exit_handler, stop_process
@@ -109,15 +113,30 @@ def run(plan: Plan) -> None:
         if plan.timeout_graceful_shutdown is not None:
             settings["graceful_timeout"] = plan.timeout_graceful_shutdown
         stack.enter_context(_restored_signals())
+        arbiter = os.getpid()
         try:
             _Gunicorn(plan.app, settings).run()
-        except SystemExit as exc:
-            if exc.code == WORKER_BOOT_ERROR:
+        except BaseException as exc:
+            status = _exit_status(exc)
+            if os.getpid() != arbiter:  # a forked worker unwinding: not the arbiter's cleanup
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(1 if status is None else status)
+            if status == WORKER_BOOT_ERROR:
                 raise StartupFailed(
                     "a worker failed to start; the server log above says why"
                 ) from None
-            if exc.code not in (0, None):
+            if status != 0:
                 raise
+
+
+def _exit_status(error: BaseException) -> int | None:
+    """The exit status ``error`` stands for (gunicorn halts with ``HaltServer``), else None."""
+    if isinstance(error, SystemExit):
+        return error.code if isinstance(error.code, int) else (0 if error.code is None else 1)
+    if isinstance(error, HaltServer):
+        return int(error.exit_status)
+    return None
 
 
 async def serve(plan: Plan) -> None:

@@ -79,7 +79,11 @@ async def serve(plan: Plan) -> None:
         announce(sockets)
         prepare_app(plan.app, plan.hook_options, worker_id=None)
         with exit_handler(lambda: setattr(server, "should_exit", True)), _keep_process_alive():
-            await server.serve(sockets=sockets)
+            try:
+                await server.serve(sockets=sockets)
+            except SystemExit as exc:  # uvicorn's way of reporting a failed lifespan startup
+                if exc.code != STARTUP_FAILURE:
+                    raise
     finally:
         for sock in sockets:
             sock.close()
