@@ -29,6 +29,8 @@ VALIDATOR = jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatC
 
 def check(document: dict[str, Any]) -> None:
     """Valid against the official schema, and every ``$ref`` points at something that exists."""
+    checked = VALIDATOR.format_checker.checkers if VALIDATOR.format_checker else {}
+    assert "uri" in checked, "pip install rfc3986-validator: jsonschema checks URIs only with it"
     errors = sorted(VALIDATOR.iter_errors(document), key=str)
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
     for ref in refs(document):
