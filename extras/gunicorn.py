@@ -27,9 +27,12 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+# the bare imports first: a missing package then fails under its own name (see _importer.py)
+import gunicorn  # type: ignore[import-untyped]  # noqa: F401
+import uvicorn_worker  # type: ignore[import-untyped]  # noqa: F401
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from gunicorn.errors import HaltServer  # type: ignore[import-untyped]
-from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
+from uvicorn_worker import UvicornWorker
 
 from asgi_core._process import claim_worker_slot, set_exit_handler, stop_process
 from asgi_core._serving import Plan, StartupFailed, announce, bind_sockets, prepare_app
