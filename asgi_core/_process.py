@@ -233,14 +233,23 @@ async def _trio_stop_requests() -> AsyncIterator[_Waiter]:
         except trio.RunFinishedError:  # pragma: no cover - the run is over already
             pass
 
-    async with trio.open_nursery() as nursery:
-        signals = trio.open_signal_receiver(*STOP_SIGNALS) if _in_main_thread() else None
-        with signals if signals is not None else contextlib.nullcontext() as receiver:
+    signals = trio.open_signal_receiver(*STOP_SIGNALS) if _in_main_thread() else None
+    # The watcher must be gone before the receiver closes, so the nursery is inside it. What
+    # the block raises is re-raised outside the nursery, unwrapped from an exception group.
+    raised: BaseException | None = None
+    with signals if signals is not None else contextlib.nullcontext() as receiver:
+        async with trio.open_nursery() as nursery:
             if receiver is not None:
                 nursery.start_soon(watch, receiver)
-            with exit_handler(from_any_thread):
-                yield _Waiter(event.wait, reason)
-            nursery.cancel_scope.cancel()
+            try:
+                with exit_handler(from_any_thread):
+                    yield _Waiter(event.wait, reason)
+            except BaseException as exc:
+                raised = exc
+            finally:
+                nursery.cancel_scope.cancel()
+    if raised is not None:
+        raise raised
 
 
 async def run_application(
