@@ -43,7 +43,7 @@ class Mode:
 
 
 MODES = {
-    "default": Mode(Settings(41, 0.005), Settings(21, 0.003), 10, 4, 2),
+    "default": Mode(Settings(41, 0.005), Settings(21, 0.003), 10, 5, 3),
     "quick": Mode(Settings(9, 0.001), Settings(5, 0.001), 3, 1, 1),
 }
 
