@@ -66,7 +66,8 @@ def draw(rows: list[Row], path: Path) -> None:
                 high.append(row.value.q3 - row.value.median)
             axis.bar(xs, heights, width, yerr=[low, high], label=name, color=_COLOURS[name])
         axis.axhline(1.0, color="black", linewidth=0.8)
-        axis.set_xticks(range(len(cases)), [textwrap.fill(case, 11, break_long_words=False) for case in cases])
+        labels = [textwrap.fill(case, 11, break_long_words=False) for case in cases]
+        axis.set_xticks(range(len(cases)), labels)
         axis.set_title(title)
         if log:
             axis.set_yscale("log")
