@@ -16,6 +16,7 @@ naming the hook, the option and the expected type.
 
 from __future__ import annotations
 
+import functools
 import sys
 import types
 import typing
@@ -61,17 +62,28 @@ def _annotation(hints: dict[str, Any], param: inspect.Parameter) -> object:
     return Any if found is param.empty else found
 
 
+@functools.lru_cache(maxsize=256)
+def _plan(func: Callable[..., object]) -> tuple[inspect.Signature, dict[str, Any]] | None:
+    """Signature and resolved annotations of ``func``, worked out once per function."""
+    import inspect  # here, not at import time: it costs more than the rest of asgi_core
+
+    try:
+        return inspect.signature(func), _hints(func)
+    except (TypeError, ValueError):  # some builtins have no signature: pass nothing
+        return None
+
+
 def bind_options(
     func: Callable[..., object], options: Mapping[str, object], *, hook: str
 ) -> dict[str, object]:
     """The keyword arguments to call ``func`` with, out of ``options``."""
-    import inspect  # here, not at import time: it costs more than the rest of asgi_core
-
     try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):  # some builtins have no signature: pass nothing
+        plan = _plan(func)
+    except TypeError:  # an unhashable callable: work it out every time
+        plan = _plan.__wrapped__(func)
+    if plan is None:
         return {}
-    hints = _hints(func)
+    signature, hints = plan
     kwargs: dict[str, object] = {}
     rest: inspect.Parameter | None = None
     for name, param in signature.parameters.items():

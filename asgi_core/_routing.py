@@ -31,6 +31,8 @@ from asgi_core.types import ASGIApp, Scope
 __all__ = ["Routes", "child_scope", "normalize_mount_path", "route_path"]
 
 Route = tuple[str, ASGIApp]
+_MEMO_SIZE = 1024
+_MEMO_KEY_LENGTH = 256  # longer paths are looked up every time: junk paths can't pin memory
 
 
 def normalize_mount_path(path: object) -> str:
@@ -58,15 +60,37 @@ class Routes(list[Route]):
     """The public ``(path, asgi_app)`` list; every change checks entries and resets the index."""
 
     _index: dict[str, Route] | None = None
+    _memo: dict[str, Route | None] | None = None
 
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         super().__init__(_checked(route) for route in routes)
 
     def lookup(self, path: str) -> Route | None:
-        """The ``(normalised mount path, app)`` matching the route path ``path``, if any."""
+        """The ``(normalised mount path, app)`` matching the route path ``path``, if any.
+
+        Answers are memoised per route path (at most ``_MEMO_SIZE`` paths of at most
+        ``_MEMO_KEY_LENGTH`` characters, then the memo starts over), so a repeated path, hit or
+        miss, costs one dict lookup.
+        """
+        memo = self._memo
+        if memo is None:
+            self._index = self._build_index()
+            memo = self._memo = {}
+        else:
+            try:
+                return memo[path]
+            except KeyError:
+                pass
+        found = self._walk(path)
+        if len(path) <= _MEMO_KEY_LENGTH:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[path] = found
+        return found
+
+    def _walk(self, path: str) -> Route | None:
         index = self._index
-        if index is None:
-            index = self._index = self._build_index()
+        assert index is not None  # built with the memo
         candidate = path
         while True:
             found = index.get(candidate)
@@ -88,20 +112,20 @@ class Routes(list[Route]):
 
     def append(self, route: Route) -> None:
         super().append(_checked(route))
-        self._index = None
+        self._index = self._memo = None
 
     def extend(self, routes: Iterable[Route]) -> None:
         super().extend([_checked(route) for route in routes])
-        self._index = None
+        self._index = self._memo = None
 
     def insert(self, index: SupportsIndex, route: Route) -> None:
         super().insert(index, _checked(route))
-        self._index = None
+        self._index = self._memo = None
 
     def __setitem__(self, key: Any, value: Any) -> None:
         checked = [_checked(r) for r in value] if isinstance(key, slice) else _checked(value)
         super().__setitem__(key, checked)
-        self._index = None
+        self._index = self._memo = None
 
     def __iadd__(self, routes: Iterable[Route]) -> Routes:  # type: ignore[override, misc]
         self.extend(routes)
@@ -109,32 +133,32 @@ class Routes(list[Route]):
 
     def __delitem__(self, key: SupportsIndex | slice) -> None:
         super().__delitem__(key)
-        self._index = None
+        self._index = self._memo = None
 
     def __imul__(self, count: SupportsIndex) -> Routes:
         super().__imul__(count)
-        self._index = None
+        self._index = self._memo = None
         return self
 
     def pop(self, index: SupportsIndex = -1) -> Route:
-        self._index = None
+        self._index = self._memo = None
         return super().pop(index)
 
     def remove(self, route: Route) -> None:
         super().remove(route)
-        self._index = None
+        self._index = self._memo = None
 
     def clear(self) -> None:
         super().clear()
-        self._index = None
+        self._index = self._memo = None
 
     def sort(self, *args: Any, **kwargs: Any) -> None:
         super().sort(*args, **kwargs)
-        self._index = None
+        self._index = self._memo = None
 
     def reverse(self) -> None:
         super().reverse()
-        self._index = None
+        self._index = self._memo = None
 
 
 def route_path(path: str, root_path: str) -> str:
@@ -148,4 +172,7 @@ def route_path(path: str, root_path: str) -> str:
 
 def child_scope(scope: Scope, root_path: str, remainder: str, prefix: str) -> dict[str, Any]:
     """A copy of ``scope`` for the app mounted at ``prefix``; ``remainder`` is the route path."""
-    return {**scope, "root_path": root_path + prefix, "path": root_path + remainder}
+    child = dict(scope)  # copy, then set: cheaper than {**scope, ...}, which hashes twice
+    child["root_path"] = root_path + prefix
+    child["path"] = root_path + remainder
+    return child

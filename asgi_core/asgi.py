@@ -91,6 +91,8 @@ class AsgiFastStream(Application):
             shutdown_timeout=shutdown_timeout,
         )
         self._routes = Routes(asgi_routes)
+        # A subclass that overrides not_found gets it called; otherwise misses skip the frame.
+        self._custom_not_found = type(self).not_found is not AsgiFastStream.not_found
         self.asyncapi_path = asyncapi_path
 
     @property
@@ -160,12 +162,19 @@ class AsgiFastStream(Application):
                     f"{kind} scopes need 'path' and 'root_path' as str, "
                     f"not {path!r} and {root_path!r}",
                 )
-            if root_path.endswith("/"):
+            if root_path:
                 root_path = root_path.rstrip("/")
-            remainder = route_path(path, root_path)
+                remainder = route_path(path, root_path)
+            else:
+                remainder = path
             found = self._routes.lookup(remainder)
             if found is None:
-                await self.not_found(scope, receive, send)
+                if self._custom_not_found:
+                    await self.not_found(scope, receive, send)
+                elif kind == "http":
+                    await _HTTP_NOT_FOUND(scope, receive, send)
+                else:
+                    await _WEBSOCKET_NOT_FOUND(scope, receive, send)
                 return
             prefix, app = found
             await app(child_scope(scope, root_path, remainder, prefix), receive, send)

@@ -121,3 +121,24 @@ async def test_asgi_routes_assignment_keeps_the_checks() -> None:
     app.routes = [("/a", Recorder())]
     with pytest.raises(ValueError, match="must start with '/'"):
         app.routes.append(("b", Recorder()))
+
+
+async def test_asgi_subclass_not_found_override_is_used_for_misses() -> None:
+    class Teapot(AsgiFastStream):
+        async def not_found(self, scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 418, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+    async with communicate(Teapot(), http_scope("/nothing")) as comm:
+        await comm.wait_done()
+    assert comm.sent()[0]["status"] == 418
+
+
+async def test_asgi_long_and_repeated_paths_resolve_the_same_every_time() -> None:
+    api = Recorder()
+    app = AsgiFastStream(asgi_routes=[("/api", api)])
+    long_path = "/api/" + "x" * 5000
+    for path in ("/api/a", "/api/a", long_path, long_path, "/other", "/other"):
+        async with communicate(app, http_scope(path)) as comm:
+            await comm.wait_done()
+    assert [scope["path"] for scope in api.scopes] == ["/api/a", "/api/a", long_path, long_path]

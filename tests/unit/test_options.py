@@ -98,3 +98,13 @@ def test_options_bind_callable_objects_and_builtins() -> None:
 
     assert bind_options(Hook(), {"port": "1"}, hook="h") == {"port": 1}
     assert bind_options(print, {"port": "1"}, hook="h") == {}
+
+
+def test_options_bind_works_out_each_function_separately_and_repeatably() -> None:
+    def first(port: int) -> None: ...
+
+    def second(port: str) -> None: ...
+
+    for _ in range(2):
+        assert bind_options(first, {"port": "1"}, hook="h") == {"port": 1}
+        assert bind_options(second, {"port": "1"}, hook="h") == {"port": "1"}
