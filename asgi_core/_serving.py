@@ -10,11 +10,7 @@ Rules:
 * The runner depends only on the options: ``server`` if given, else ``gunicorn`` for more than
   one worker and ``uvicorn`` otherwise. ``RUNNERS`` maps each name to the module that runs it,
   imported through ``_importer.import_extra`` only when needed.
-* Addresses follow the seed: host and port give ``host:port``; a host alone ``host:8000``; a
-  port alone ``127.0.0.1:port``; ``bind`` entries (a string or a list) are added; ``uds`` and
-  ``fd`` add ``unix:PATH`` and ``fd://N``; with none of them, ``127.0.0.1:8000``. asgi_core binds
-  the sockets itself and hands them to the server, so port 0 reports the port it got and every
-  runner treats every kind of address the same way.
+* Addresses: see ``_addresses.py``.
 """
 
 from __future__ import annotations
@@ -24,27 +20,22 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
+from asgi_core._addresses import as_int, binds_from
 from asgi_core.exceptions import AsgiCoreError, ConfigError
 
 if TYPE_CHECKING:
-    import socket
     from types import ModuleType
 
 __all__ = [
-    "DEFAULT_BIND",
     "RUNNERS",
     "SERVER_OPTIONS",
     "Plan",
     "Runner",
     "StartupFailed",
     "accepted_options",
-    "announce",
-    "bind_sockets",
     "check_hook_options",
-    "describe_socket",
     "load_runner",
     "make_plan",
-    "parse_bind",
     "prepare_app",
     "serve_app",
 ]
@@ -65,9 +56,6 @@ SERVER_OPTIONS = frozenset(
     }
 )
 RESERVED_OPTIONS = frozenset({"worker_id"})
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
-DEFAULT_BIND = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
 
 
 class Runner(NamedTuple):
@@ -190,60 +178,10 @@ def check_hook_options(app: object, options: Mapping[str, object], *, server: bo
         )
 
 
-def _as_int(name: str, value: object, minimum: int) -> int:
-    number = minimum - 1
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value)
-    if number < minimum:
-        raise ConfigError(f"option {name!r} must be an integer >= {minimum}, not {value!r}")
-    return number
-
-
 def _as_bool(name: str, value: object) -> bool | None:
     from asgi_core._options import convert
 
     return None if value is None else bool(convert(value, bool, hook="run()", option=name))
-
-
-def parse_bind(bind: str) -> tuple[str, str, int]:
-    """``("unix", path, 0)``, ``("fd", "", n)`` or ``("tcp", host, port)`` for a gunicorn bind."""
-    if bind.startswith("unix:"):
-        return "unix", bind[5:], 0
-    if bind.startswith("fd://"):
-        return "fd", "", _as_int("bind", bind[5:], 0)
-    host, sep, port = bind.rpartition(":")
-    if not sep or host.endswith(":"):  # "host" alone, or a bare IPv6 address
-        host, port = bind, str(DEFAULT_PORT)
-    host = host.strip("[]") or DEFAULT_HOST
-    if not port.isdigit() or int(port) > 65535:
-        raise ConfigError(
-            f"bind address {bind!r} has no valid port; use 'HOST:PORT' (0 picks a free port), "
-            "'unix:PATH' or 'fd://N'"
-        )
-    return "tcp", host, int(port)
-
-
-def _binds(options: dict[str, object]) -> list[str]:
-    host, port = options.pop("host", None), options.pop("port", None)
-    binds: list[str] = []
-    if host is not None or port is not None:
-        host = DEFAULT_HOST if host is None else str(host)
-        shown = f"[{host}]" if ":" in host else host
-        binds.append(f"{shown}:{DEFAULT_PORT if port is None else _as_int('port', port, 0)}")
-    bind = options.pop("bind", None)
-    for entry in [bind] if isinstance(bind, str) else list(bind or ()):  # type: ignore[call-overload]
-        if not isinstance(entry, str):
-            raise ConfigError(f"option 'bind' takes strings like 'HOST:PORT', not {entry!r}")
-        binds.append(entry)
-    if options.get("uds") is not None:
-        binds.append(f"unix:{options.pop('uds')}")
-    if options.get("fd") is not None:
-        binds.append(f"fd://{_as_int('fd', options.pop('fd'), 0)}")
-    for entry in binds:
-        parse_bind(entry)
-    return binds or [DEFAULT_BIND]
 
 
 def make_plan(
@@ -254,9 +192,9 @@ def make_plan(
     hook_options = {k: v for k, v in options.items() if k not in SERVER_OPTIONS}
     check_hook_options(app, hook_options, server=True)
     server_options = {k: v for k, v in options.items() if k in SERVER_OPTIONS}
-    binds = _binds(server_options)
+    binds = binds_from(server_options)
     workers = server_options.get("workers")
-    workers = 1 if workers is None else _as_int("workers", workers, 1)
+    workers = 1 if workers is None else as_int("workers", workers, 1)
     server = server_options.get("server")
     if server is None:
         server = "gunicorn" if workers > 1 else "uvicorn"
@@ -279,60 +217,6 @@ def make_plan(
         hook_options=hook_options,
         app=app,
     )
-
-
-def bind_sockets(binds: list[str]) -> list[socket.socket]:
-    """Listening sockets for ``binds``, inheritable by worker processes."""
-    import os
-    import socket
-
-    sockets: list[socket.socket] = []
-    try:
-        for bind in binds:
-            kind, host, port = parse_bind(bind)
-            if kind == "fd":
-                sock = socket.socket(fileno=port)
-            elif kind == "unix":
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                if os.path.exists(host):
-                    os.unlink(host)
-                sock.bind(host)
-            else:
-                family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                sock = socket.socket(family, socket.SOCK_STREAM)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    sock.bind((host, port))
-                except OSError as exc:
-                    sock.close()
-                    raise StartupFailed(
-                        f"cannot listen on {bind!r}: {exc.strerror}; choose another port "
-                        "(0 picks a free one) or stop the process using it"
-                    ) from exc
-            sock.set_inheritable(True)
-            sock.listen(2048)
-            sockets.append(sock)
-    except BaseException:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
-
-
-def describe_socket(sock: socket.socket) -> str:
-    """``http://host:port`` or ``unix:path`` for a listening socket."""
-    import socket
-
-    if sock.family == getattr(socket, "AF_UNIX", None):
-        return f"unix:{sock.getsockname()}"
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def announce(sockets: list[socket.socket]) -> None:
-    """Print where the server listens (port 0 shows the port it got) on stderr."""
-    for sock in sockets:
-        print(f"asgi-core: listening on {describe_socket(sock)}", file=sys.stderr, flush=True)
 
 
 def prepare_app(app: object, hook_options: Mapping[str, object], *, worker_id: int | None) -> None:

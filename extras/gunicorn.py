@@ -34,8 +34,9 @@ from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from gunicorn.errors import HaltServer  # type: ignore[import-untyped]
 from uvicorn_worker import UvicornWorker
 
+from asgi_core._addresses import announce, bind_sockets
 from asgi_core._process import claim_worker_slot, set_exit_handler, stop_process
-from asgi_core._serving import Plan, StartupFailed, announce, bind_sockets, prepare_app
+from asgi_core._serving import Plan, StartupFailed, prepare_app
 
 __all__ = ["run", "serve"]
 

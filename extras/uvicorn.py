@@ -26,8 +26,9 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import ChangeReload, Multiprocess
 
+from asgi_core._addresses import announce, bind_sockets
 from asgi_core._process import claim_worker_slot, exit_handler, set_exit_handler, stop_process
-from asgi_core._serving import Plan, StartupFailed, announce, bind_sockets, prepare_app
+from asgi_core._serving import Plan, StartupFailed, prepare_app
 from asgi_core.exceptions import ConfigError
 
 __all__ = ["run", "serve", "worker_app"]

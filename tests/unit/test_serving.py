@@ -1,4 +1,4 @@
-"""``_serving``: option splitting, server choice, addresses, runners, worker ids, exit()."""
+"""``_serving`` and ``_addresses``: options, server choice, binding, runners, worker ids, exit()."""
 
 from __future__ import annotations
 
@@ -12,14 +12,12 @@ from typing import Any
 import pytest
 
 from asgi_core import Application, AsgiFastStream, ConfigError, MissingExtraError, _process
+from asgi_core._addresses import bind_sockets, describe_socket, parse_bind
 from asgi_core._serving import (
     RUNNERS,
     SERVER_OPTIONS,
-    bind_sockets,
-    describe_socket,
     load_runner,
     make_plan,
-    parse_bind,
     prepare_app,
 )
 
