@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import signal
 import socket
 
@@ -221,3 +222,30 @@ def test_run_with_reload_serves_one_process_and_stops_on_sigterm(tmp_path: pathl
         "startup worker_id=None retries=0"
     ]
     assert len(proc.lines("shutdown")) == 1
+
+
+def test_exit_under_daphne_only_sets_should_exit(tmp_path: pathlib.Path) -> None:
+    """daphne sends no lifespan scope, so asgi_core cannot tell it is being served."""
+    port = free_port()
+    with served(("daphne", "-b", "127.0.0.1", "-p", str(port), APP), tmp_path, port=port) as proc:
+        proc.wait_ready()
+        assert proc.json("/control/exit") == {"exiting": True}
+        assert proc.json("/http/still-here")["path"] == "/http/still-here"
+        assert proc.process.poll() is None
+        assert proc.stop() == 0
+    assert proc.records() == []
+
+
+@pytest.mark.parametrize("mode", ["uvicorn", "gunicorn"])
+def test_run_listens_on_every_bind_address(mode: str, tmp_path: pathlib.Path) -> None:
+    args = _run(APP, "--bind", "127.0.0.1:0", "--bind", "127.0.0.1:0", *MODES[mode])
+    with served(args, tmp_path, port=0) as proc:
+        proc.wait_ready()
+        ports = [
+            int(p) for p in re.findall(r"listening on http://127\.0\.0\.1:(\d+)", proc.output())
+        ]
+        assert len(set(ports)) == 2
+        for port in ports:
+            proc.port = port
+            assert proc.json("/http/x")["root_path"] == "/http"
+        assert proc.stop() == 0
