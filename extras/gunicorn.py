@@ -38,7 +38,7 @@ from asgi_core._addresses import announce, bind_sockets
 from asgi_core._process import claim_worker_slot, set_exit_handler, stop_process
 from asgi_core._serving import Plan, StartupFailed, prepare_app
 
-__all__ = ["run", "serve"]
+__all__ = ["Worker", "log_level_name", "run", "serve"]
 
 WORKER_BOOT_ERROR = 3
 
@@ -109,7 +109,7 @@ def run(plan: Plan) -> None:
             "bind": [f"fd://{os.dup(sock.fileno())}" for sock in sockets],
             "workers": plan.workers,
             "worker_class": worker,
-            "loglevel": logging.getLevelName(plan.log_level).lower(),
+            "loglevel": log_level_name(plan.log_level),
             "control_socket_disable": True,
         }
         if plan.forwarded_allow_ips is not None:
@@ -132,6 +132,14 @@ def run(plan: Plan) -> None:
                 ) from None
             if status != 0:
                 raise
+
+
+def log_level_name(level: int) -> str:
+    """gunicorn's name for ``level``; below DEBUG (uvicorn's "trace") is "debug"."""
+    for name in ("critical", "error", "warning", "info"):
+        if level >= logging.getLevelName(name.upper()):
+            return name
+    return "debug"
 
 
 def _exit_status(error: BaseException) -> int | None:
