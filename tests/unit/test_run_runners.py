@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 import pytest
-from asgi_core_extras.gunicorn import log_level_name
+
+# imported by name, as run() does: mypy knows the directory as extras/, not asgi_core_extras
+gunicorn_runner = importlib.import_module("asgi_core_extras.gunicorn")
 
 
 @pytest.mark.parametrize(
@@ -21,4 +24,4 @@ from asgi_core_extras.gunicorn import log_level_name
     ],
 )
 def test_gunicorn_gets_a_log_level_name_it_knows(level: int, name: str) -> None:
-    assert log_level_name(level) == name
+    assert gunicorn_runner.log_level_name(level) == name
