@@ -171,6 +171,7 @@ class TaskGroup:
         self._nursery_manager: Any = None
         self._nursery: Any = None
         self._tasks: list[Any] = []
+        self._scopes: list[Any] = []
 
     async def __aenter__(self) -> TaskGroup:
         if current_library() == "trio":
@@ -180,18 +181,39 @@ class TaskGroup:
             self._nursery = await self._nursery_manager.__aenter__()
         return self
 
-    def start_soon(self, fn: Callable[[], Awaitable[object]]) -> None:
+    def start_soon(
+        self, fn: Callable[[], Awaitable[object]], *, shielded: bool = False
+    ) -> Callable[[], object]:
+        """Run ``fn()`` in a new task; return a callable that cancels just that task.
+
+        ``shielded=True``: a cancellation of the code around the group does not reach the task;
+        only the returned callable or ``cancel()`` stop it (asyncio tasks are never reached by
+        an outer cancellation in the first place).
+        """
         if self._nursery is not None:
-            self._nursery.start_soon(fn)
-            return
+            import trio
+
+            scope = trio.CancelScope(shield=shielded)
+            self._scopes.append(scope)
+
+            async def run_in_scope() -> None:
+                with scope:
+                    await fn()
+
+            self._nursery.start_soon(run_in_scope)
+            return scope.cancel
         import asyncio
 
         async def run() -> None:
             await fn()
 
-        self._tasks.append(asyncio.ensure_future(run()))
+        task = asyncio.ensure_future(run())
+        self._tasks.append(task)
+        return task.cancel
 
     def cancel(self) -> None:
+        for scope in self._scopes:
+            scope.cancel()
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
         for task in self._tasks:

@@ -6,14 +6,21 @@ Startup steps, in order; each is bounded by ``startup_timeout``:
    becomes lifespan state);
 2. the ``on_startup`` hooks (each gets the run options it accepts);
 3. ``broker.start()``;
-4. the ``after_startup`` hooks.
+4. the ``after_startup`` hooks;
+5. start the lifespans of mounted apps (``_sub_lifespans.py``; it bounds itself per app).
 
 Shutdown steps, each bounded by ``shutdown_timeout`` and run even if an earlier one failed:
 
-1. the ``on_shutdown`` hooks;
-2. ``broker.stop()`` (or ``broker.close()``), if ``broker.start()`` was called;
-3. the ``after_shutdown`` hooks;
-4. exit the user ``lifespan`` context, if it was entered.
+1. shut down the mounted apps' lifespans, if they started;
+2. the ``on_shutdown`` hooks;
+3. ``broker.stop()`` (or ``broker.close()``), if ``broker.start()`` was called;
+4. the ``after_shutdown`` hooks;
+5. exit the user ``lifespan`` context, if it was entered.
+
+Contexts (the user lifespan, the mounted apps) are entered and exited in tasks of their own
+(``_held.py``), inside a task group that lives from ``async with lifecycle`` to its end, so our
+time limits never interleave with the scopes a user's lifespan opens. Enter and leave the
+``async with`` in the same task.
 
 The first failing startup step stops the startup. What had already started is undone with the
 same shutdown sequence minus the hooks: the shutdown hooks belong to a completed startup. After a
@@ -28,18 +35,22 @@ import functools
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from asgi_core._concurrency import DeadlineExceeded, run_bounded
+from asgi_core._concurrency import DeadlineExceeded, TaskGroup, run_bounded
+from asgi_core._held import Held
 from asgi_core._hooks import Hooks, call_hook
 from asgi_core._options import bind_options, describe
 from asgi_core.exceptions import HookError, HookTimeoutError
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
-    from types import TracebackType
 
 __all__ = ["Failure", "Lifecycle", "error_for", "format_failures"]
 
 Step = tuple[str, Callable[[], Awaitable[object]]]
+Mounted = Callable[[dict[str, Any]], "AbstractAsyncContextManager[Any]"]
+MOUNTED_STARTUP = "lifespans of mounted apps (startup)"
+MOUNTED_SHUTDOWN = "lifespans of mounted apps (shutdown)"
+_SELF_BOUNDED = frozenset((MOUNTED_STARTUP, MOUNTED_SHUTDOWN))  # they bound each app themselves
 
 
 class Failure(NamedTuple):
@@ -73,17 +84,29 @@ class Lifecycle:
         options: Mapping[str, object],
         startup_timeout: float | None,
         shutdown_timeout: float | None,
+        mounted: Mounted | None = None,
     ) -> None:
         self._hooks = hooks.copy()
+        self._mounted = mounted
+        self._group = TaskGroup()
         self._broker = broker  # read when its step comes: on_startup hooks may set it
         self._lifespan = lifespan
         self._options = dict(options)
         self._timeouts = {"startup": startup_timeout, "shutdown": shutdown_timeout}
         self._started_broker: object | None = None
-        self._context: AbstractAsyncContextManager[Any] | None = None
+        self._lifespan_held: Held | None = None
+        self._mounted_held: Held | None = None
         self.state: dict[str, Any] = {}
         self.started = False
         self.stopped = False
+
+    async def __aenter__(self) -> Lifecycle:
+        await self._group.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._group.cancel()  # every context was exited by now, or failed to exit in time
+        await self._group.__aexit__(None, None, None)
 
     @property
     def running(self) -> bool:
@@ -125,9 +148,14 @@ class Lifecycle:
             yield name, functools.partial(self._start_broker, broker)
         for hook in self._hooks.after_startup:
             yield f"after_startup hook {describe(hook)}", functools.partial(call_hook, hook, {})
+        if self._mounted is not None:
+            yield MOUNTED_STARTUP, self._enter_mounted
 
     def _shutdown_steps(self, error: BaseException | None) -> Iterator[Step]:
         hooks = self.started  # after a failed startup only what started is undone
+        if self._mounted_held is not None:
+            held = self._mounted_held
+            yield MOUNTED_SHUTDOWN, functools.partial(held.exit, error)
         for hook in self._hooks.on_shutdown if hooks else ():
             yield f"on_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {})
         broker = self._started_broker
@@ -136,9 +164,9 @@ class Lifecycle:
             yield f"broker.{closer.__name__}() of {type(broker).__name__}", closer
         for hook in self._hooks.after_shutdown if hooks else ():
             yield f"after_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {})
-        if self._context is not None:
+        if self._lifespan_held is not None:
             name = f"lifespan context {describe(self._lifespan)} (exit)"
-            yield name, functools.partial(self._exit_lifespan, self._context, error)
+            yield name, functools.partial(self._lifespan_held.exit, error)
 
     async def _call_startup(self, hook: Callable[..., object]) -> None:
         name = f"on_startup hook {describe(hook)}"
@@ -153,8 +181,8 @@ class Lifecycle:
                 f"lifespan must return an async context manager (decorate it with "
                 f"@contextlib.asynccontextmanager), but {name} returned {context!r}"
             )
-        value = await context.__aenter__()
-        self._context = context
+        self._lifespan_held = held = await Held.enter(self._group, context)
+        value = held.value
         if value is None:
             return
         if not isinstance(value, Mapping):
@@ -164,12 +192,9 @@ class Lifecycle:
             )
         self.state.update(value)
 
-    async def _exit_lifespan(
-        self, context: AbstractAsyncContextManager[Any], error: BaseException | None
-    ) -> None:
-        self._context = None
-        traceback: TracebackType | None = error.__traceback__ if error else None
-        await context.__aexit__(type(error) if error else None, error, traceback)
+    async def _enter_mounted(self) -> None:
+        assert self._mounted is not None  # only yielded as a step when there is one
+        self._mounted_held = await Held.enter(self._group, self._mounted(self.state))
 
     async def _start_broker(self, broker: Any) -> None:
         self._started_broker = broker  # a broker whose start() was called gets closed
@@ -178,7 +203,7 @@ class Lifecycle:
     async def _bounded(
         self, stage: str, step: str, call: Callable[[], Awaitable[object]], shield: bool = False
     ) -> None:
-        timeout = self._timeouts[stage]
+        timeout = None if step in _SELF_BOUNDED else self._timeouts[stage]
         try:
             await run_bounded(call, timeout, shield=shield)
         except DeadlineExceeded:

@@ -69,15 +69,16 @@ class _Driver:
         self._failures: list[Failure] = []
 
     async def run(self) -> None:
-        try:
-            event = None
-            while self.machine.phase not in (Phase.STOPPED, Phase.FAILED):
-                if event is None:
-                    event = _input_from(await self.receive())
-                event = await self._perform(self.machine.handle(event))
-        except BaseException:
-            await self._cleanup_after_abort()
-            raise
+        async with self.lifecycle:
+            try:
+                event = None
+                while self.machine.phase not in (Phase.STOPPED, Phase.FAILED):
+                    if event is None:
+                        event = _input_from(await self.receive())
+                    event = await self._perform(self.machine.handle(event))
+            except BaseException:
+                await self._cleanup_after_abort()
+                raise
 
     async def _perform(self, action: Action) -> Input | None:
         """Do what ``action`` says; return the next input, or None to wait for a message."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgi_core._context import Context
 from asgi_core._hooks import Hook, Hooks
-from asgi_core._lifecycle import Lifecycle, broker_closer, error_for
+from asgi_core._lifecycle import Lifecycle, Mounted, broker_closer, error_for
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -179,8 +179,13 @@ class Application:
             options={**self._run_options, **options},
             startup_timeout=self.startup_timeout,
             shutdown_timeout=self.shutdown_timeout,
+            mounted=self._mounted_lifespans(),
         )
         return self._lifecycle
+
+    def _mounted_lifespans(self) -> Mounted | None:
+        """What runs the lifespans of apps mounted in this one (none in a plain Application)."""
+        return None
 
     async def start(self, **run_extra_options: object) -> None:
         """Run the startup steps: lifespan, ``on_startup``, broker start, ``after_startup``.
@@ -190,20 +195,30 @@ class Application:
         """
         if self.running:
             raise RuntimeError(f"{self!r} is already started; stop() it before starting again")
-        failure = await self._new_lifecycle(run_extra_options).startup()
+        lifecycle = await self._new_lifecycle(run_extra_options).__aenter__()
+        try:
+            failure = await lifecycle.startup()
+        except BaseException:  # cancelled: startup undid itself; close the task group too
+            await lifecycle.__aexit__(None, None, None)
+            raise
         if failure is not None:
+            await lifecycle.__aexit__(None, None, None)
             raise failure.error
 
     async def stop(self) -> None:
         """Run the shutdown steps once; every step runs even if an earlier one raised.
 
         Raises the original exception if one step failed, or one ``HookError`` listing them
-        (``errors`` holds each exception) if several did. Does nothing if not started.
+        (``errors`` holds each exception) if several did. Does nothing if not started. Call it
+        from the task that called ``start()`` (it closes the task group ``start()`` opened).
         """
         lifecycle = self._lifecycle
-        if lifecycle is None:
+        if lifecycle is None or not lifecycle.running:
             return
-        failures = await lifecycle.shutdown()
+        try:
+            failures = await lifecycle.shutdown()
+        finally:
+            await lifecycle.__aexit__(None, None, None)
         if failures:
             raise error_for("shutdown", failures)
 

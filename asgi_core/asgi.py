@@ -26,6 +26,7 @@ from asgi_core.exceptions import ScopeError
 
 if TYPE_CHECKING:
     from asgi_core._hooks import Hook
+    from asgi_core._lifecycle import Mounted
     from asgi_core.types import ASGIApp, Broker, Receive, Scope, Send
 
 __all__ = ["NOT_FOUND_MESSAGE", "AsgiFastStream"]
@@ -196,6 +197,29 @@ class AsgiFastStream(Application):
         """
         self._served_by_lifespan = True  # exit() now asks the serving process to stop
         await run_lifespan(self._new_lifecycle({}), scope, receive, send, self.logger)
+
+    def _mounted_lifespans(self) -> Mounted | None:
+        """Run the mounted apps' own lifespans beside ours (see ``_sub_lifespans.py``)."""
+        if not self._routes:
+            return None
+        routes = list(self._routes)
+
+        @contextlib.asynccontextmanager
+        async def mounted(state: dict[str, Any]) -> AsyncIterator[None]:
+            from asgi_core._sub_lifespans import SubLifespans
+
+            async with SubLifespans(
+                routes,
+                self.logger,
+                startup_timeout=self.startup_timeout,
+                shutdown_timeout=self.shutdown_timeout,
+                state=state,
+            ) as subs:
+                await subs.startup()
+                yield
+                await subs.shutdown()
+
+        return mounted
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         """HTTP: 404 with a short text body. WebSocket: ``websocket.close`` (1000) before accept."""

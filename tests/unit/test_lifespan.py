@@ -376,3 +376,64 @@ async def test_lifespan_run_options_reach_on_startup_hooks_and_the_user_lifespan
         assert got == {"env": "prod", "retries": 3, "debug": True}
         assert app.running
     assert not app.running
+
+
+def lifespan_with_task_group(events: list[str]) -> Any:
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[dict[str, str]]:
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.sleep_forever)
+            events.append("entered")
+            try:
+                yield {"group": "open"}
+            finally:
+                group.cancel_scope.cancel()
+                events.append("exited")
+
+    return lifespan
+
+
+async def test_lifespan_user_context_may_open_a_task_group_under_our_time_limits() -> None:
+    events: list[str] = []
+    app = AsgiFastStream(lifespan=lifespan_with_task_group(events), startup_timeout=5)
+    async with communicate(app, lifespan_scope({})) as comm:
+        await comm.put(STARTUP)
+        assert (await comm.get())["type"] == "lifespan.startup.complete"
+        await comm.put(SHUTDOWN)
+        assert (await comm.get())["type"] == "lifespan.shutdown.complete"
+        await comm.wait_done()
+    assert comm.error is None
+    assert events == ["entered", "exited"]
+    async with app.start_lifespan_context():
+        assert events[-1] == "entered"
+    assert events[-1] == "exited"
+
+
+async def test_lifespan_user_task_group_context_is_exited_when_a_later_step_fails() -> None:
+    events: list[str] = []
+    app = AsgiFastStream(
+        lifespan=lifespan_with_task_group(events),
+        after_startup=[recorder(events, "after_startup", RuntimeError("late"))],
+    )
+    async with communicate(app, lifespan_scope()) as comm:
+        await comm.put(STARTUP)
+        reply = await comm.get()
+        await comm.wait_done()
+    assert reply["type"] == "lifespan.startup.failed"
+    assert events == ["entered", "after_startup", "exited"]
+    assert isinstance(comm.error, RuntimeError)
+
+
+async def test_lifespan_hung_user_context_enter_times_out_naming_it() -> None:
+    @asynccontextmanager
+    async def stuck() -> AsyncIterator[None]:
+        await anyio.sleep_forever()
+        yield
+
+    app = AsgiFastStream(lifespan=stuck, startup_timeout=0.05)
+    async with communicate(app, lifespan_scope()) as comm:
+        await comm.put(STARTUP)
+        reply = await comm.get()
+        await comm.wait_done()
+    assert "lifespan context" in reply["message"] and "startup_timeout" in reply["message"]
+    assert isinstance(comm.error, HookTimeoutError)
