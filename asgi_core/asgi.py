@@ -95,6 +95,10 @@ class AsgiFastStream(Application):
         # A subclass that overrides not_found gets it called; otherwise misses skip the frame.
         self._custom_not_found = type(self).not_found is not AsgiFastStream.not_found
         self.asyncapi_path = asyncapi_path
+        if asyncapi_path:
+            from asgi_core.asyncapi import mount_asyncapi  # built on first request, then cached
+
+            mount_asyncapi(self, asyncapi_path)
 
     @property
     def routes(self) -> Routes:

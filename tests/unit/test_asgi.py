@@ -142,3 +142,16 @@ async def test_asgi_long_and_repeated_paths_resolve_the_same_every_time() -> Non
         async with communicate(app, http_scope(path)) as comm:
             await comm.wait_done()
     assert [scope["path"] for scope in api.scopes] == ["/api/a", "/api/a", long_path, long_path]
+
+
+async def test_asgi_asyncapi_path_mounts_the_page_and_the_json_document() -> None:
+    from asgi_core.testing import Client
+
+    app = AsgiFastStream(asyncapi_path="/docs", title="Orders", identifier="urn:orders")
+    client = Client(app)
+    document = (await client.get("/docs.json")).json()
+    assert document["asyncapi"] == "3.0.0"
+    assert document["info"]["title"] == "Orders" and document["id"] == "urn:orders"
+    page = await client.get("/docs")
+    assert page.status_code == 200 and "Orders" in page.text
+    assert [path for path, _ in app.routes] == ["/docs", "/docs.json"]
