@@ -35,6 +35,7 @@ class Server(NamedTuple):
     workers: int  # processes running the app (each runs the hooks once)
     lifespan: bool  # whether it runs the ASGI lifespan at all
     sigterm_status: int  # exit status after a graceful SIGTERM
+    failed_status: tuple[int, ...] = ()  # exit statuses seen after a failed startup
 
 
 SERVERS: dict[str, Server] = {
@@ -45,20 +46,25 @@ SERVERS: dict[str, Server] = {
         workers=1,
         lifespan=True,
         sigterm_status=-15,
+        failed_status=(3,),
     ),
+    # hypercorn (one worker) exits 0 even after a failed startup
     "hypercorn": Server(
         ("hypercorn", APP, "--bind", "127.0.0.1:{port}"),
         ("--root-path", ROOT),
         workers=1,
         lifespan=True,
         sigterm_status=0,
+        failed_status=(0,),
     ),
+    # granian exits 1 after a failed startup
     "granian": Server(
         ("granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}", APP),
         ("--url-path-prefix", ROOT),
         workers=1,
         lifespan=True,
         sigterm_status=0,
+        failed_status=(1,),
     ),
     # daphne has no lifespan support: the hooks never run under it
     "daphne": Server(
@@ -68,7 +74,9 @@ SERVERS: dict[str, Server] = {
         lifespan=False,
         sigterm_status=0,
     ),
-    # uvicorn-worker forwards no root_path from gunicorn's command line
+    # uvicorn-worker forwards no root_path from gunicorn's command line; after a failed
+    # startup gunicorn 27's arbiter may die of an uncaught HaltServer raised while it halts
+    # (status 1) instead of exiting with its own 3: a race between the two workers' failures
     "gunicorn": Server(
         (
             "gunicorn",
@@ -85,6 +93,7 @@ SERVERS: dict[str, Server] = {
         workers=2,
         lifespan=True,
         sigterm_status=0,
+        failed_status=(1, 3),
     ),
     "asgi-core run (uvicorn)": Server(
         ("asgi_core", "run", APP, "--port", "{port}"),
@@ -92,6 +101,7 @@ SERVERS: dict[str, Server] = {
         workers=1,
         lifespan=True,
         sigterm_status=0,
+        failed_status=(3,),
     ),
     "asgi-core run --workers 2 (gunicorn)": Server(
         ("asgi_core", "run", APP, "--port", "{port}", "--workers", "2"),
@@ -99,6 +109,7 @@ SERVERS: dict[str, Server] = {
         workers=2,
         lifespan=True,
         sigterm_status=0,
+        failed_status=(3,),
     ),
     "asgi-core run --workers 2 --server uvicorn": Server(
         ("asgi_core", "run", APP, "--port", "{port}", "--workers", "2", "--server", "uvicorn"),
@@ -106,6 +117,7 @@ SERVERS: dict[str, Server] = {
         workers=2,
         lifespan=True,
         sigterm_status=0,
+        failed_status=(3,),
     ),
 }
 
@@ -166,3 +178,22 @@ def test_server_with_a_root_path_serves_the_mounted_apps_below_it(
         assert body == {"path": ROOT + "/http/items", "root_path": ROOT + "/http"}
         assert websocket_echo(proc.port, "/ws", "rooted") == "echo: rooted"
         assert proc.stop() == server.sigterm_status
+
+
+LIFESPAN_SERVERS = [name for name, server in SERVERS.items() if server.lifespan]
+
+
+@pytest.mark.parametrize("name", LIFESPAN_SERVERS)
+def test_a_startup_failure_reaches_the_server_log_naming_the_failing_step(
+    name: str, tmp_path: pathlib.Path
+) -> None:
+    server = SERVERS[name]
+    port = _port(server)
+    env = {"E2E_FAIL_STARTUP": "1"}
+    with served(_args(server, port), tmp_path, port=port, env=env, name="s") as proc:
+        status = proc.wait()
+        output = proc.output()
+    assert "startup failed in on_startup hook" in output
+    assert "startup failed on purpose (E2E_FAIL_STARTUP)" in output
+    assert proc.lines("shutdown") == []
+    assert status in server.failed_status
