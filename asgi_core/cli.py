@@ -69,6 +69,7 @@ FLAGS: dict[str, tuple[dict[str, object], str]] = {
     "--forwarded-allow-ips": ({}, "comma-separated IPs trusted for proxy headers"),
     "--timeout-graceful-shutdown": ({"type": float}, "seconds to wait for requests on shutdown"),
 }
+# flags that take a value: those without an action, and --bind (action "append")
 _TAKES_VALUE = {flag for flag, (kwargs, _) in FLAGS.items() if "action" not in kwargs}
 _TAKES_VALUE |= {"--bind"}
 _NO_VALUE = {flag for flag in FLAGS if flag not in _TAKES_VALUE}
