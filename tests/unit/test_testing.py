@@ -289,3 +289,21 @@ async def test_testing_websocket_exception_in_app_reaches_the_test() -> None:
     with pytest.raises(ValueError, match="ws broke"):
         async with Client(app).websocket("/") as ws:
             await ws.send_text("x")
+
+
+async def test_testing_client_sees_asgi_core_not_found_on_both_protocols() -> None:
+    from asgi_core import AsgiFastStream
+
+    app = AsgiFastStream()
+    response = await Client(app).get("/nothing")
+    assert (response.status_code, response.text) == (
+        404,
+        "App doesn't support regular HTTP protocol.",
+    )
+    with pytest.raises(WebSocketClosed) as caught:
+        async with Client(app).websocket("/nothing"):
+            pass
+    assert (caught.value.code, caught.value.reason) == (
+        1000,
+        "App doesn't support regular HTTP protocol.",
+    )
