@@ -1,9 +1,13 @@
 """asgi_core: run a message-broker service (or any long-running service) as a plain ASGI app.
 
-Importing this package loads only the standard library.
+Importing this package loads only the standard library. The operations helpers (handlers,
+health routes, the AsyncAPI page) are imported on first use of their names, through the
+module ``__getattr__`` below, so ``import asgi_core`` stays small.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from asgi_core._context import Context
 from asgi_core._responses import AsgiResponse, WebSocketClose
@@ -20,7 +24,34 @@ from asgi_core.exceptions import (
     ScopeError,
 )
 
+if TYPE_CHECKING:
+    from asgi_core.asyncapi import make_asyncapi_asgi, mount_asyncapi
+    from asgi_core.handlers import JSONResponse, Request, get, post
+    from asgi_core.health import make_ping_asgi, make_ready_asgi
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "JSONResponse": "asgi_core.handlers",
+    "Request": "asgi_core.handlers",
+    "get": "asgi_core.handlers",
+    "post": "asgi_core.handlers",
+    "make_ping_asgi": "asgi_core.health",
+    "make_ready_asgi": "asgi_core.health",
+    "make_asyncapi_asgi": "asgi_core.asyncapi",
+    "mount_asyncapi": "asgi_core.asyncapi",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'asgi_core' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "Application",
@@ -31,10 +62,18 @@ __all__ = [
     "Context",
     "HookError",
     "HookTimeoutError",
+    "JSONResponse",
     "LifespanProtocolError",
     "MessageError",
     "MissingExtraError",
+    "Request",
     "ScopeError",
     "WebSocketClose",
     "__version__",
+    "get",
+    "make_asyncapi_asgi",
+    "make_ping_asgi",
+    "make_ready_asgi",
+    "mount_asyncapi",
+    "post",
 ]

@@ -57,3 +57,17 @@ def test_import_loads_no_event_loop_server_or_extras() -> None:
         "pathlib",
     ):
         assert name not in added, f"import asgi_core imported {name}"
+
+
+def test_import_exports_operations_names_lazily_on_first_use() -> None:
+    import asgi_core
+    from asgi_core import handlers, health
+
+    assert asgi_core.get is handlers.get and asgi_core.make_ping_asgi is health.make_ping_asgi
+    assert set(asgi_core.__all__) >= {"get", "post", "Request", "JSONResponse", "mount_asyncapi"}
+    try:
+        asgi_core.nothing_here  # noqa: B018
+    except AttributeError as exc:
+        assert "no attribute 'nothing_here'" in str(exc)
+    else:
+        raise AssertionError("unknown names must raise AttributeError")
