@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from asgi_core._concurrency import DeadlineExceeded, Mailbox, TaskGroup, new_event, run_bounded
+from asgi_core._process import exit_handler
 from asgi_core.exceptions import AsgiCoreError
 
 if TYPE_CHECKING:
@@ -134,7 +135,8 @@ class LifespanManager:
     """``async with LifespanManager(app) as manager``: startup on entry, shutdown on exit.
 
     ``state`` is the lifespan scope's ``state`` dict; pass it to ``Client`` so requests see what
-    the app stored there, as a server would.
+    the app stored there, as a server would. While the block runs, ``app.exit()`` only sets
+    ``exit_requested`` (under a real server it would stop the process).
     """
 
     def __init__(
@@ -150,15 +152,22 @@ class LifespanManager:
         self.shutdown_timeout = shutdown_timeout
         self.state: dict[str, Any] = {} if state is None else state
         self._runner: _AppRunner | None = None
+        self.exit_requested = False
+        self._exit_handler = exit_handler(self._record_exit)
+
+    def _record_exit(self) -> None:
+        self.exit_requested = True
 
     async def __aenter__(self) -> LifespanManager:
         scope: Scope = {"type": "lifespan", "asgi": dict(_ASGI), "state": self.state}
         runner = self._runner = _AppRunner(self.app, scope, self.startup_timeout)
+        self._exit_handler.__enter__()
         await runner.start()
         try:
             await self._exchange(runner, "startup")
         except BaseException:
             await runner.stop()
+            self._exit_handler.__exit__(None, None, None)
             raise
         return self
 
@@ -183,6 +192,7 @@ class LifespanManager:
                 exc.add_note(f"and then the lifespan shutdown failed: {problem}")
         finally:
             await runner.stop()
+            self._exit_handler.__exit__(None, None, None)
 
     async def _exchange(self, runner: _AppRunner, stage: str) -> None:
         runner.inbox.put({"type": f"lifespan.{stage}"})

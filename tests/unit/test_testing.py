@@ -307,3 +307,13 @@ async def test_testing_client_sees_asgi_core_not_found_on_both_protocols() -> No
         1000,
         "App doesn't support regular HTTP protocol.",
     )
+
+
+async def test_testing_exit_inside_the_lifespan_manager_is_recorded_not_a_signal() -> None:
+    from asgi_core import AsgiFastStream
+    from asgi_core.testing import LifespanManager
+
+    app = AsgiFastStream()
+    async with LifespanManager(app) as manager:
+        app.exit()  # under a server this stops the process; here it must not signal pytest
+        assert manager.exit_requested and app.should_exit
