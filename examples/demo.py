@@ -4,7 +4,10 @@ The broker here is a tiny in-process stand-in so the demo needs nothing but asgi
 server; swap in a FastStream broker (``RedisBroker(...)``, ``KafkaBroker(...)``) unchanged.
 
     asgi-core run examples.demo:app --port 8000 --greeting hello
-    curl -i localhost:8000/hello
+    curl -i localhost:8000/hello?name=you     # a small handler
+    curl -i localhost:8000/health             # 204 while the broker answers its ping
+    curl -i localhost:8000/ready              # 204 between startup and shutdown, else 503
+    open http://localhost:8000/docs           # the AsyncAPI page (/docs.json: the document)
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgi_core import AsgiFastStream, AsgiResponse
+from asgi_core import AsgiFastStream, AsgiResponse, Request, get, make_ping_asgi, make_ready_asgi
 
 log = logging.getLogger("demo")
 
@@ -35,14 +38,17 @@ class InMemoryBroker:
         return self.connected
 
 
-async def hello(scope: Any, receive: Any, send: Any) -> None:
-    """A plain ASGI app mounted at /hello."""
+@get(description="Greets whoever asks.")
+async def hello(request: Request) -> AsgiResponse:
     greeting = app.context.get("greeting", "hello")
-    await AsgiResponse(f"{greeting} from {scope['path']}\n".encode())(scope, receive, send)
+    name = request.query_params.get("name", "world")
+    return AsgiResponse(f"{greeting}, {name}\n".encode(), headers={"content-type": "text/plain"})
 
 
 async def echo(scope: Any, receive: Any, send: Any) -> None:
-    """A WebSocket echo mounted at /ws."""
+    """A plain ASGI WebSocket echo mounted at /ws."""
+    if scope["type"] != "websocket":
+        return  # no lifespan support: asgi_core logs one line at startup and skips it
     while True:
         message = await receive()
         if message["type"] == "websocket.connect":
@@ -53,11 +59,14 @@ async def echo(scope: Any, receive: Any, send: Any) -> None:
             return
 
 
+broker = InMemoryBroker()
 app = AsgiFastStream(
-    InMemoryBroker(),
-    asgi_routes=[("/hello", hello), ("/ws", echo)],
+    broker,
+    asgi_routes=[("/hello", hello), ("/ws", echo), ("/health", make_ping_asgi(broker, timeout=2))],
+    asyncapi_path="/docs",
     title="Demo service",
 )
+app.mount("/ready", make_ready_asgi(app, include_in_schema=False))
 
 
 @app.on_startup
