@@ -36,8 +36,12 @@ class _Running(Protocol):
     def running(self) -> bool: ...
 
 
+# Built once: every send makes fresh message dicts, so a response object can be shared.
+_RESPONSES = {status: AsgiResponse(b"", status, _HEADERS) for status in (204, 500, 503)}
+
+
 def _empty(status_code: int) -> AsgiResponse:
-    return AsgiResponse(b"", status_code, _HEADERS)
+    return _RESPONSES[status_code]
 
 
 def make_ping_asgi(
