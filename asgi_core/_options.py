@@ -42,7 +42,8 @@ def describe(func: object) -> str:
 
 
 def _type_name(annotation: object) -> str:
-    if isinstance(annotation, type):
+    # typing.get_origin: on 3.10, isinstance(list[int], type) is True
+    if isinstance(annotation, type) and typing.get_origin(annotation) is None:
         return annotation.__name__
     return str(annotation).replace("typing.", "")
 
@@ -150,11 +151,11 @@ def _convert(value: object, annotation: object) -> object:
         if isinstance(value, (str, int, float, pure_path)) and not isinstance(value, bool):
             return str(value)
         raise TypeError(f"cannot convert a {type(value).__name__}")
-    if isinstance(annotation, type) and pure_path and issubclass(annotation, pure_path):
-        if isinstance(value, (str, pure_path)):
-            return annotation(value)
-        raise TypeError(f"cannot convert a {type(value).__name__}")
-    if isinstance(annotation, type):
+    if origin is None and isinstance(annotation, type):  # not list[int] etc. (a type on 3.10)
+        if pure_path and issubclass(annotation, pure_path):
+            if isinstance(value, (str, pure_path)):
+                return annotation(value)
+            raise TypeError(f"cannot convert a {type(value).__name__}")
         if isinstance(value, annotation):
             return value
         raise TypeError(

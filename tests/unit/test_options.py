@@ -108,3 +108,7 @@ def test_options_bind_works_out_each_function_separately_and_repeatably() -> Non
     for _ in range(2):
         assert bind_options(first, {"port": "1"}, hook="h") == {"port": 1}
         assert bind_options(second, {"port": "1"}, hook="h") == {"port": "1"}
+
+
+def test_options_other_generic_annotations_pass_through_unchecked() -> None:
+    assert convert({"a": 1}, dict[str, int], hook="h", option="o") == {"a": 1}
