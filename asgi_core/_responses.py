@@ -3,7 +3,9 @@
 Rules:
 
 * Header names are lower-cased; names and values are encoded as latin-1. A name or value holding
-  CR, LF or NUL is refused with ``ValueError`` when the response is built (no header injection).
+  CR, LF or NUL is refused with ``ValueError`` when the response is built (no header injection),
+  and so is a name that is not an HTTP token (``x-a: b`` would smuggle a header in through a
+  server that writes names as given) and a value with any other control character but tab.
 * ``content-length`` is added when absent, except for 1xx and 204 responses, which have no body.
 * HEAD, 1xx, 204 and 304 responses send an empty body (a HEAD response keeps the length of the body
   it would have had).
@@ -13,6 +15,7 @@ Rules:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from asgi_core.types import Receive, Scope, Send
@@ -20,6 +23,8 @@ from asgi_core.types import Receive, Scope, Send
 __all__ = ["AsgiResponse", "WebSocketClose", "encode_headers"]
 
 _FORBIDDEN = ("\r", "\n", "\0")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.1: a field name is a token
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # RFC 9110 §5.5: no CTL but HTAB in a value
 _MAX_CLOSE_REASON_BYTES = 123  # a close frame's payload is 125 bytes, 2 of them the code
 # RFC 6455 §7.4 and the IANA registry: 1004-1006 and 1015 must never be sent in a close frame.
 _SENDABLE_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)))
@@ -32,6 +37,16 @@ def _checked(kind: str, text: str) -> bytes:
         raise ValueError(
             f"header {kind} {text!r} contains CR, LF or NUL; these would split the response "
             "(header injection). Remove them or encode the value."
+        )
+    if kind == "name" and not _TOKEN.fullmatch(text):
+        raise ValueError(
+            f"header name {text!r} is not an HTTP token; use letters, digits and "
+            "!#$%&'*+-.^_`|~ only (no spaces, no ':')"
+        )
+    if kind == "value" and (control := _CONTROL.search(text)):
+        raise ValueError(
+            f"header value {text!r} contains the control character {control.group()!r}; "
+            "only tab and visible characters may appear in a header value"
         )
     try:
         return text.encode("latin-1")

@@ -16,9 +16,9 @@ Rules:
 
 How it works: ``Routes`` is the public list of ``(path, app)`` pairs. Each mutation checks what
 it adds and drops the index; the next lookup rebuilds it as a dict from normalised path to the
-first pair registered there. A lookup tries the route path, then cuts it back one segment at a
-time down to the root mount: as many dict lookups as the path has segments, however many routes
-there are.
+first pair registered there. A lookup cuts the route path to the depth of the deepest mount, then
+back one segment at a time down to the root mount: at most one dict lookup per segment of the
+deepest mount, plus one, however many routes there are and however long the path is.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class Routes(list[Route]):
 
     _index: dict[str, Route] | None = None
     _memo: dict[str, Route | None] | None = None
+    _depth = 0  # the most '/' any indexed mount path has
 
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         super().__init__(_checked(route) for route in routes)
@@ -92,6 +93,13 @@ class Routes(list[Route]):
         index = self._index
         assert index is not None  # built with the memo
         candidate = path
+        if path.count("/") > self._depth:
+            # Nothing deeper than the deepest mount can match: start there, so that a huge
+            # path costs one scan rather than a copy and a hash per segment.
+            cut = -1
+            for _ in range(self._depth + 1):
+                cut = path.find("/", cut + 1)
+            candidate = path[:cut]
         while True:
             found = index.get(candidate)
             if found is not None:
@@ -106,6 +114,7 @@ class Routes(list[Route]):
         for path, app in self:
             prefix = normalize_mount_path(path)
             index.setdefault(prefix, (prefix, app))
+        self._depth = max((prefix.count("/") for prefix in index), default=0)
         return index
 
     # -- every mutation goes through a check and resets the index ----------------------------

@@ -155,6 +155,8 @@ class AsgiFastStream(Application):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
+            if type(scope) is not dict and not isinstance(scope, Mapping):
+                raise TypeError  # indexable is not enough: everything below reads it as a dict
             kind = scope["type"]
         except (KeyError, TypeError):
             raise _scope_error(scope, "an ASGI scope must be a dict with a 'type' key") from None

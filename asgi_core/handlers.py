@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from typing import Any, NamedTuple, overload
 
 from asgi_core._responses import AsgiResponse, WebSocketClose
-from asgi_core.exceptions import ScopeError
+from asgi_core.exceptions import MessageError, ScopeError
 from asgi_core.types import Receive, Scope, Send
 
 __all__ = [
@@ -121,6 +121,26 @@ class _Disconnected(Exception):
     """The client went away while the body was read."""
 
 
+_BYTES = (bytes, bytearray, memoryview)
+
+
+def _header_pairs(raw: object) -> list[tuple[str, str]]:
+    """``scope["headers"]`` decoded as latin-1, or ``ScopeError`` if it is not byte pairs."""
+    pairs = []
+    try:
+        for name, value in raw:  # type: ignore[attr-defined]
+            if not isinstance(name, _BYTES) or not isinstance(value, _BYTES):
+                raise TypeError
+            pairs.append((bytes(name).decode("latin-1"), bytes(value).decode("latin-1")))
+    except (TypeError, ValueError):
+        shown = repr(raw) if len(repr(raw)) <= 200 else repr(raw)[:200] + "..."
+        raise ScopeError(
+            f"scope['headers'] must be an iterable of [name, value] pairs of bytes, not {shown}; "
+            "the server built a malformed scope"
+        ) from None
+    return pairs
+
+
 class Request:
     """The request a handler gets: method, path, headers, query parameters and the body."""
 
@@ -133,11 +153,7 @@ class Request:
         self._body: bytes | None = None
         self._streamed = False
         self._query_params: QueryParams | None = None
-        self.headers = Headers(
-            [(bytes(n).decode("latin-1"), bytes(v).decode("latin-1")) for n, v in scope["headers"]]
-            if "headers" in scope
-            else []
-        )
+        self.headers = Headers(_header_pairs(scope.get("headers", ())))
 
     @property
     def method(self) -> str:
@@ -163,11 +179,16 @@ class Request:
             kind = message.get("type")
             if kind == "http.disconnect":
                 raise _Disconnected
-            if kind != "http.request":
-                raise RuntimeError(f"expected 'http.request' from receive(), got {kind!r}")
+            body = message.get("body", b"")
+            if kind != "http.request" or not isinstance(body, _BYTES):
+                raise MessageError(
+                    f"receive() returned a message of type {kind!r} whose body is a "
+                    f"{type(body).__name__}; expected {{'type': 'http.request', 'body': b'...'}} "
+                    "or {'type': 'http.disconnect'}"
+                )
             if not message.get("more_body", False):
                 self._streamed = True
-            chunk = bytes(message.get("body", b""))
+            chunk = bytes(body)
             if chunk:
                 return chunk
         return None
@@ -188,7 +209,8 @@ class Request:
             if self._streamed:
                 raise RuntimeError("the request body was already read with stream(); read it once")
             declared = self.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_body_size:
+            # isascii: latin-1 "²" is a digit to isdigit() but not to int()
+            if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_size:
                 raise _Reply(413, "Content Too Large")
             chunks: list[bytes] = []
             size = 0
