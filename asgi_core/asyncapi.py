@@ -62,6 +62,7 @@ _CHANNEL_KEYS = frozenset(
     ("name", "address", "action", "description", "summary", "message", "payload", "content_type")
 )
 _HTTP_BINDING_VERSION = "0.3.0"
+_MAX_CACHED_PAGES = 16  # rendered pages kept, one per root_path the page was served under
 
 
 class _Documented(Protocol):
@@ -386,6 +387,10 @@ class AsyncAPIDocument:
     def page_bytes(self, json_href: str) -> bytes:
         self._fresh()
         if json_href not in self._pages:
+            if len(self._pages) >= _MAX_CACHED_PAGES:
+                # json_href follows root_path, which daphne takes from a request header: a
+                # client must not be able to grow the cache without bound
+                self._pages.clear()
             page = render_page(
                 self._document,
                 json_href=json_href,

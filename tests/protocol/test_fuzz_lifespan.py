@@ -171,6 +171,7 @@ def check_run(server: LifespanServer, broken_state: bool, events: list[str]) -> 
 async def normal_run(app: AsgiFastStream, events: list[str]) -> list[Any]:
     """A correct lifespan with requests around and inside it; what happened, in order."""
     events.clear()
+    app.startup_timeout = app.shutdown_timeout = 5.0  # only the fuzzed run gets tiny limits
     client = Client(app, timeout=5.0)
     seen: list[Any] = [(await client.get("/ready")).status_code]
     async with LifespanManager(app, startup_timeout=5.0, shutdown_timeout=5.0) as lifespan:

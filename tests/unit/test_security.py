@@ -390,3 +390,21 @@ def test_security_run_and_its_sockets_default_to_loopback() -> None:
         for sock in sockets:
             sock.close()
     assert make_plan(AsgiFastStream(), {}, log_level=20).binds == ["127.0.0.1:8000"]
+
+
+# -- the docs page: a client-chosen root_path can neither grow the cache nor inject markup ---------
+
+
+async def test_security_docs_pages_cached_per_root_path_stay_bounded() -> None:
+    from asgi_core.asyncapi import mount_asyncapi
+
+    app = AsgiFastStream()
+    docs = mount_asyncapi(app, "/docs")
+    for number in range(200):  # daphne takes root_path from the Daphne-Root-Path header
+        response = await Client(app, root_path=f"/r{number}").get("/docs")
+        assert b'href="/r%d/docs.json"' % number in response.body
+    assert len(docs._pages) <= 16  # the cache of rendered pages (private; no public size)
+    hostile = '/"><script>alert(1)</script>'
+    response = await Client(app, root_path=hostile).get("/docs")
+    assert b"<script>alert" not in response.body
+    assert b"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;/docs.json" in response.body
