@@ -262,6 +262,11 @@ async def serve_lifespan(receive: Receive, send: Send) -> None:
     """Answer a lifespan scope for an app that has nothing to start or stop."""
     while True:
         message = await receive()
+        if not isinstance(message, Mapping):
+            raise MessageError(
+                f"receive() returned {message!r:.200} on a lifespan scope; expected a dict "
+                "such as {'type': 'lifespan.startup'}"
+            )
         kind = message.get("type")
         if kind == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
@@ -269,7 +274,10 @@ async def serve_lifespan(receive: Receive, send: Send) -> None:
             await send({"type": "lifespan.shutdown.complete"})
             return
         else:
-            raise ScopeError(f"expected a lifespan message from receive(), got {kind!r}")
+            raise MessageError(
+                f"received {kind!r} on a lifespan scope; expected a message of type "
+                "'lifespan.startup' or 'lifespan.shutdown'"
+            )
 
 
 class HandlerApp:
@@ -300,6 +308,8 @@ class HandlerApp:
         self.__doc__ = getattr(handler, "__doc__", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if type(scope) is not dict and not isinstance(scope, Mapping):
+            raise ScopeError(f"an ASGI scope must be a dict with a 'type' key, not {scope!r:.200}")
         kind = scope.get("type")
         if kind == "lifespan":
             await serve_lifespan(receive, send)
@@ -337,8 +347,8 @@ class HandlerApp:
             logging.getLogger("asgi_core.handlers").error(
                 "handler %s failed on %s %s; the client got 500",
                 self.__name__,
-                request.method,
-                request.path,
+                request.scope.get("method"),
+                request.scope.get("path"),  # may be missing: reporting must not raise
                 exc_info=exc,
             )
             return _INTERNAL_ERROR

@@ -25,7 +25,7 @@ from typing import Any
 
 import anyio
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from asgi_core import (
     AsgiFastStream,
@@ -318,4 +318,35 @@ async def test_fuzz_http_every_scope_gives_valid_messages_or_our_error_and_nothi
     event(f"{type(error).__name__}, first message {status or [m['type'] for m in exchange.sent]}")
     check_outcome(scope, broken, exchange, error)
     assert await normal_requests(app) == await fresh_answers(anyio_backend)
+    clear()
+
+
+def bare_apps() -> dict[str, Any]:
+    """The routes of ``build_app``, each to be served alone (a handler is an app of its own)."""
+    app = build_app()
+    bare = {path: route for path, route in app.routes if path not in ("/api", "/api/v1")}
+    return {path: route for path, route in bare.items() if path != "/secret"}
+
+
+@FUZZ
+@given(
+    case=fuzzed_scopes(),
+    script=receive_scripts,
+    send_fault=send_faults,
+    route=st.sampled_from(sorted(bare_apps())),
+)
+async def test_fuzz_http_each_route_served_alone_gives_valid_messages_or_our_error(
+    case: tuple[Any, frozenset[str]],
+    script: list[Any],
+    send_fault: int | None,
+    route: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clear = quiet_handler_logs(caplog)
+    scope, broken = case
+    app = bare_apps()[route]
+    exchange = Exchange(script, send_fault)
+    error = await drive(app, scope, exchange)
+    event(f"{route}: {type(error).__name__}")
+    check_outcome(scope, broken, exchange, error)
     clear()

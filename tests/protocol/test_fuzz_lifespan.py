@@ -34,6 +34,7 @@ from asgi_core import (
     ScopeError,
 )
 from asgi_core.testing import Client, LifespanManager
+from asgi_core.types import ASGIApp
 from tests.protocol.test_fuzz_http import FUZZ, ReceiveFailed, SendFailed, build_app
 from tests.strategies import lifespan_endings, lifespan_messages, odd_values, send_faults
 
@@ -119,7 +120,7 @@ class LifespanServer:
             raise self.injected[-1]
         self.sent.append(message["type"])
 
-    async def serve(self, app: AsgiFastStream, scope: Any) -> None:
+    async def serve(self, app: ASGIApp, scope: Any) -> None:
         """Run the app until it ends, or until it waits for a message that never comes."""
 
         async def run() -> None:
@@ -239,3 +240,22 @@ async def test_fuzz_lifespan_runs_end_with_valid_replies_and_the_next_run_is_cle
     outcomes.update(ALL_OK)
     assert await normal_run(app, events) == await fresh_run(anyio_backend)
     caplog.clear()
+
+
+@FUZZ
+@given(messages=lifespan_messages, ending=lifespan_endings, send_fault=send_faults)
+async def test_fuzz_lifespan_of_a_handler_served_alone_answers_or_names_the_bad_message(
+    messages: list[Any], ending: str, send_fault: int | None
+) -> None:
+    (handler,) = [route for path, route in build_app().routes if path == "/hello"]
+    server = LifespanServer(messages, ending, send_fault)
+    await server.serve(handler, {"type": "lifespan", "asgi": {"version": "3.0"}})
+    requests = [m.get("type") for m in server.received if isinstance(m, Mapping)]
+    assert len(server.attempted) <= len(requests)
+    for reply, request in zip(server.attempted, requests, strict=False):
+        assert reply in REPLIES.get(str(request), ()), (requests, server.attempted)
+    error = server.error
+    if error is not None and error not in server.injected:
+        assert isinstance(error, MessageError), repr(error)
+        bad = server.received[-1]
+        assert repr(bad.get("type") if isinstance(bad, Mapping) else bad) in str(error)

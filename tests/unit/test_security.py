@@ -408,3 +408,52 @@ async def test_security_docs_pages_cached_per_root_path_stay_bounded() -> None:
     response = await Client(app, root_path=hostile).get("/docs")
     assert b"<script>alert" not in response.body
     assert b"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;/docs.json" in response.body
+
+
+# -- a handler served alone refuses malformed input with our errors --------------------------------
+
+
+@get
+async def fails(request: Request) -> AsgiResponse:
+    raise RuntimeError(SECRET)
+
+
+async def test_security_a_handler_served_alone_refuses_a_scope_that_is_not_a_mapping() -> None:
+    with pytest.raises(ScopeError, match="must be a dict with a 'type' key"):
+        await fails(Indexable(), None, None)  # type: ignore[arg-type]
+
+
+async def test_security_a_failing_handler_answers_500_even_without_a_path_in_the_scope(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await fails({"type": "http", "method": "GET"}, None, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 500
+    assert "handler fails failed on GET None" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("message", "quoted"),
+    [
+        ({"type": "http.request"}, "'http.request'"),
+        ("lifespan.startup", "'lifespan.startup'"),  # a bare string is not a message
+        (None, "None"),
+    ],
+)
+async def test_security_a_handler_lifespan_refuses_bad_messages_with_message_error(
+    message: Any, quoted: str
+) -> None:
+    from asgi_core import MessageError
+
+    async def receive() -> Any:
+        return message
+
+    async def send(reply: Any) -> None:
+        raise AssertionError(f"replied {reply!r} to {message!r}")
+
+    with pytest.raises(MessageError, match=re.escape(quoted)):
+        await fails({"type": "lifespan"}, receive, send)
