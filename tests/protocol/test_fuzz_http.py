@@ -350,3 +350,28 @@ async def test_fuzz_http_each_route_served_alone_gives_valid_messages_or_our_err
     event(f"{route}: {type(error).__name__}")
     check_outcome(scope, broken, exchange, error)
     clear()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        *(("POST", "/echo"), ("GET", "/hello"), ("GET", "/boom"), ("GET", "/docs")),
+        *(("GET", "/health"), ("GET", "/api/x"), ("GET", "/missing"), ("PUT", "/echo")),
+    ],
+)
+async def test_fuzz_http_disconnect_at_every_point_of_a_response(
+    method: str, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client goes away after each body chunk, and ``send`` fails at each message."""
+    clear = quiet_handler_logs(caplog)
+    chunk = {"type": "http.request", "body": b"12345", "more_body": True}
+    for chunks in range(4):
+        for send_fault in (None, 0, 1):
+            script = [chunk] * chunks + [{"type": "http.disconnect"}]
+            scope = {"type": "http", "method": method, "path": path, "headers": []}
+            exchange = Exchange(script, send_fault)
+            error = await drive(build_app(), scope, exchange)
+            check_outcome(scope, frozenset(), exchange, error)
+            if send_fault is not None and exchange.send_error is not None:
+                assert error is exchange.send_error  # the server's error, unchanged
+    clear()
