@@ -12,6 +12,8 @@ Imported only by ``run()`` and the CLI (through ``asgi_core._serving.load_runner
 * gunicorn's control socket (``$XDG_RUNTIME_DIR`` or ``~/.gunicorn``, new in gunicorn 27) is
   turned off: nothing here uses it.
 * A worker that fails to start makes gunicorn stop with status 3: ``StartupFailed``.
+* SIGINT or SIGQUIT to the arbiter reaches the workers as SIGQUIT, which each turns into
+  uvicorn's graceful shutdown (``Worker.handle_exit``): the lifespan shutdown runs, as on SIGTERM.
 * A forked worker returns through this module's call stack when it ends (gunicorn raises
   ``SystemExit`` in it); it leaves with ``os._exit`` there, so only the arbiter cleans up.
 """
@@ -58,6 +60,17 @@ class Worker(UvicornWorker):  # type: ignore[misc]
             self.config.proxy_headers = plan.proxy_headers
         if plan.timeout_graceful_shutdown is not None:
             self.config.timeout_graceful_shutdown = int(plan.timeout_graceful_shutdown)
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        """SIGQUIT (gunicorn's quick stop, sent on SIGINT or SIGQUIT to the arbiter) stops uvicorn.
+
+        uvicorn-worker only marks the worker as not alive, which uvicorn never reads: it would
+        serve on until gunicorn kills it, and the lifespan shutdown would never run. Raising
+        SIGTERM starts uvicorn's graceful shutdown, as a SIGTERM from the arbiter does.
+        """
+        super().handle_exit(sig, frame)
+        if sig == signal.SIGQUIT:
+            signal.raise_signal(signal.SIGTERM)
 
     def load_wsgi(self) -> None:
         super().load_wsgi()

@@ -99,9 +99,12 @@ class Served:
     def lines(self, kind: str) -> list[str]:
         return [line for line in self.records() if line.split(" ", 1)[0] == kind]
 
-    def wait_for_lines(self, kind: str, count: int) -> list[str]:
-        """Wait until the hook record has ``count`` lines of ``kind`` (workers start in turn)."""
-        deadline = time.monotonic() + READY_DEADLINE
+    def wait_for_lines(self, kind: str, count: int, within: float = READY_DEADLINE) -> list[str]:
+        """Wait until the hook record has ``count`` lines of ``kind`` (workers start in turn).
+
+        Gives up after ``within`` seconds, or when the process exits, and returns what it has.
+        """
+        deadline = time.monotonic() + within
         while len(self.lines(kind)) < count and time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
