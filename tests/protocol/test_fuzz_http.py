@@ -3,7 +3,9 @@
 The app under test is an ``AsgiFastStream`` with everything mounted: ``@get``/``@post``
 handlers (one of them raising), a health and a readiness route, the AsyncAPI page and document,
 and plain ASGI apps at nested mount paths. Each example feeds it one generated scope (often
-broken), a ``receive()`` script and maybe a ``send()`` that raises.
+broken), a ``receive()`` script and maybe a ``send()`` that raises. A second fuzzer serves each
+route alone (a handler is an app of its own), and a fixed matrix has the client go away after
+each body chunk while ``send`` fails at each message, for every kind of route.
 
 Oracle, for every example:
 
