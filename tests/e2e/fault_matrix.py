@@ -49,7 +49,7 @@ __all__ = [
 DOC = CHECKOUT / "docs" / "failure-matrix.md"
 APP = "tests.fixtures.serving.fault_app:app"
 EXIT_DEADLINE = 15.0  # a failed startup must end the process by then
-SECOND_SIGNAL_WITHIN = 3.0  # sigint_twice: how long to wait for the slow hook before SIGINT again
+SECOND_SIGNAL_WITHIN = 5.0  # sigint_twice: wait this long for the slow hook to start, then SIGINT
 
 SETUPS: dict[str, tuple[str, ...]] = {
     "uvicorn": ("uvicorn", APP, "--host", "127.0.0.1", "--port", "{port}"),
