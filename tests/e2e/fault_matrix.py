@@ -136,48 +136,19 @@ class Outcome(NamedTuple):
     steps: tuple[str, ...]  # the app's steps, in the order they ran
 
 
-def _steps(*names: str) -> tuple[str, ...]:
-    return names
-
-
 # What each mode does to the steps when every server behaves ideally.
 IDEAL_STEPS = {
-    "on_startup_raises": _steps("lifespan.enter", "on_startup", "lifespan.exit"),
-    "broker_start_raises": _steps(*STARTED[:3], "broker.close", "lifespan.exit"),
-    "after_startup_raises": _steps(*STARTED, "broker.close", "lifespan.exit"),
-    "startup_hangs": _steps("lifespan.enter", "on_startup", "lifespan.exit"),
-    "lifespan_enter_raises": _steps("lifespan.enter"),
+    "on_startup_raises": ("lifespan.enter", "on_startup", "lifespan.exit"),
+    "broker_start_raises": (*STARTED[:3], "broker.close", "lifespan.exit"),
+    "after_startup_raises": (*STARTED, "broker.close", "lifespan.exit"),
+    "startup_hangs": ("lifespan.enter", "on_startup", "lifespan.exit"),
+    "lifespan_enter_raises": ("lifespan.enter",),
     "on_shutdown_raises": STARTED + STOPPED,
     "broker_close_raises": STARTED + STOPPED,
     "shutdown_hangs": STARTED + STOPPED,
-    "sigterm_during_slow_startup": _steps(
-        "lifespan.enter", "on_startup", "on_startup.finished", *STARTED[2:], *STOPPED
-    ),
+    "sigterm_during_slow_startup": (*STARTED[:2], "on_startup.finished", *STARTED[2:], *STOPPED),
     "sigint_twice": (*STARTED, "on_shutdown.drain", "on_shutdown.drain.finished", *STOPPED[1:]),
 }
-
-
-def _expect(
-    mode: str,
-    *,
-    startup_failed: int,
-    stopped: int,
-    tracebacks_on_startup_failure: int = 1,
-    sigint_steps: tuple[str, ...] | None = None,
-) -> Outcome:
-    """The outcome of ``mode`` under a server with these exit statuses and quirks."""
-    failed = mode in FAILING_STEP
-    tracebacks = tracebacks_on_startup_failure if mode in STARTUP_FAULTS else int(failed)
-    steps = IDEAL_STEPS[mode]
-    if mode == "sigint_twice" and sigint_steps is not None:
-        steps = sigint_steps
-    return Outcome(
-        served=mode not in STARTUP_FAULTS and mode != "sigterm_during_slow_startup",
-        status=startup_failed if mode in STARTUP_FAULTS else stopped,
-        step_logged=failed,
-        tracebacks=tracebacks,
-        steps=steps,
-    )
 
 
 def _server(
@@ -186,20 +157,25 @@ def _server(
     startup_failed: int,
     stopped: int,
     sigint: int | None = None,
-    tracebacks_on_startup_failure: int = 1,
+    startup_tracebacks: int = 1,
     sigint_steps: tuple[str, ...] | None = None,
 ) -> dict[tuple[str, str], Outcome]:
+    """Every cell of ``setup``: the ideal outcome, but for the statuses and quirks given."""
     cells = {}
     for mode in MODES:
-        outcome = _expect(
-            mode,
-            startup_failed=startup_failed,
-            stopped=stopped,
-            tracebacks_on_startup_failure=tracebacks_on_startup_failure,
-            sigint_steps=sigint_steps,
+        startup_fault = mode in STARTUP_FAULTS
+        outcome = Outcome(
+            served=not startup_fault and mode != "sigterm_during_slow_startup",
+            status=startup_failed if startup_fault else stopped,
+            step_logged=mode in FAILING_STEP,
+            tracebacks=startup_tracebacks if startup_fault else int(mode in FAILING_STEP),
+            steps=IDEAL_STEPS[mode],
         )
-        if mode == "sigint_twice" and sigint is not None:
-            outcome = outcome._replace(status=sigint)
+        if mode == "sigint_twice":
+            outcome = outcome._replace(
+                status=stopped if sigint is None else sigint,
+                steps=IDEAL_STEPS[mode] if sigint_steps is None else sigint_steps,
+            )
         cells[setup, mode] = outcome
     return cells
 
@@ -210,7 +186,7 @@ EXPECTED: dict[tuple[str, str], Outcome] = {
     **_server("uvicorn", startup_failed=3, stopped=-15, sigint=0),
     **_server("hypercorn", startup_failed=0, stopped=0),
     # granian logs the exception we re-raise after lifespan.startup.failed a second time
-    **_server("granian", startup_failed=1, stopped=0, tracebacks_on_startup_failure=2),
+    **_server("granian", startup_failed=1, stopped=0, startup_tracebacks=2),
     # SIGINT to gunicorn's arbiter sends SIGQUIT to the worker, which uvicorn-worker ignores
     # until gunicorn gives up and kills it: no shutdown step runs
     **_server("gunicorn + uvicorn-worker", startup_failed=3, stopped=0, sigint_steps=STARTED),
@@ -254,7 +230,7 @@ RULES: dict[str, Rule] = {
         "shutdown hooks do not run after a failed startup (only what started is undone)",
     ),
     "every step ran": Rule(
-        MODES[len(STARTUP_FAULTS) :],
+        (*SHUTDOWN_FAULTS, "sigterm_during_slow_startup", "sigint_twice"),
         lambda mode, o: o.steps == IDEAL_STEPS[mode],
         "every startup step and then every shutdown step ran, each once, in order",
     ),
