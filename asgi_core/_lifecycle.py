@@ -46,11 +46,16 @@ if TYPE_CHECKING:
 
 __all__ = ["Failure", "Lifecycle", "error_for", "format_failures"]
 
-Step = tuple[str, Callable[[], Awaitable[object]]]
+
+class Step(NamedTuple):
+    """One step: its name in messages, what to await, and whether our time limit applies."""
+
+    name: str
+    call: Callable[[], Awaitable[object]]
+    timed: bool = True  # False: the step bounds itself (the mounted apps, app by app)
+
+
 Mounted = Callable[[dict[str, Any]], "AbstractAsyncContextManager[Any]"]
-MOUNTED_STARTUP = "lifespans of mounted apps (startup)"
-MOUNTED_SHUTDOWN = "lifespans of mounted apps (shutdown)"
-_SELF_BOUNDED = frozenset((MOUNTED_STARTUP, MOUNTED_SHUTDOWN))  # they bound each app themselves
 
 
 class Failure(NamedTuple):
@@ -117,8 +122,8 @@ class Lifecycle:
         """Run the startup steps; on failure undo what started and return the failure."""
         step = "startup"
         try:
-            for step, call in self._startup_steps():
-                await self._bounded("startup", step, call)
+            for step, call, timed in self._startup_steps():
+                await self._bounded("startup", step, call, timed)
         except Exception as error:
             _annotate(error, f"asgi_core: startup failed in {step}")
             return Failure(step, error, tuple(await self._cleanup(error)))
@@ -139,34 +144,41 @@ class Lifecycle:
 
     def _startup_steps(self) -> Iterator[Step]:
         if self._lifespan is not None:
-            yield f"lifespan context {describe(self._lifespan)} (enter)", self._enter_lifespan
+            yield Step(f"lifespan context {describe(self._lifespan)} (enter)", self._enter_lifespan)
         for hook in self._hooks.on_startup:
-            yield f"on_startup hook {describe(hook)}", functools.partial(self._call_startup, hook)
+            yield Step(
+                f"on_startup hook {describe(hook)}", functools.partial(self._call_startup, hook)
+            )
         broker = self._broker()
         if broker is not None:
             name = f"broker.start() of {type(broker).__name__}"
-            yield name, functools.partial(self._start_broker, broker)
+            yield Step(name, functools.partial(self._start_broker, broker))
         for hook in self._hooks.after_startup:
-            yield f"after_startup hook {describe(hook)}", functools.partial(call_hook, hook, {})
+            yield Step(
+                f"after_startup hook {describe(hook)}", functools.partial(call_hook, hook, {})
+            )
         if self._mounted is not None:
-            yield MOUNTED_STARTUP, self._enter_mounted
+            yield Step("lifespans of mounted apps (startup)", self._enter_mounted, timed=False)
 
     def _shutdown_steps(self, error: BaseException | None) -> Iterator[Step]:
         hooks = self.started  # after a failed startup only what started is undone
         if self._mounted_held is not None:
             held = self._mounted_held
-            yield MOUNTED_SHUTDOWN, functools.partial(held.exit, error)
+            exit_mounted = functools.partial(held.exit, error)
+            yield Step("lifespans of mounted apps (shutdown)", exit_mounted, timed=False)
         for hook in self._hooks.on_shutdown if hooks else ():
-            yield f"on_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {})
+            yield Step(f"on_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {}))
         broker = self._started_broker
         if broker is not None:
             closer = broker_closer(broker)
-            yield f"broker.{closer.__name__}() of {type(broker).__name__}", closer
+            yield Step(f"broker.{closer.__name__}() of {type(broker).__name__}", closer)
         for hook in self._hooks.after_shutdown if hooks else ():
-            yield f"after_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {})
+            yield Step(
+                f"after_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {})
+            )
         if self._lifespan_held is not None:
             name = f"lifespan context {describe(self._lifespan)} (exit)"
-            yield name, functools.partial(self._lifespan_held.exit, error)
+            yield Step(name, functools.partial(self._lifespan_held.exit, error))
 
     async def _call_startup(self, hook: Callable[..., object]) -> None:
         name = f"on_startup hook {describe(hook)}"
@@ -201,9 +213,14 @@ class Lifecycle:
         await broker.start()
 
     async def _bounded(
-        self, stage: str, step: str, call: Callable[[], Awaitable[object]], shield: bool = False
+        self,
+        stage: str,
+        step: str,
+        call: Callable[[], Awaitable[object]],
+        timed: bool,
+        shield: bool = False,
     ) -> None:
-        timeout = None if step in _SELF_BOUNDED else self._timeouts[stage]
+        timeout = self._timeouts[stage] if timed else None
         try:
             await run_bounded(call, timeout, shield=shield)
         except DeadlineExceeded:
@@ -217,9 +234,9 @@ class Lifecycle:
     async def _cleanup(self, error: BaseException | None) -> list[Failure]:
         failures: list[Failure] = []
         interrupted: BaseException | None = None
-        for step, call in self._shutdown_steps(error):
+        for step, call, timed in self._shutdown_steps(error):
             try:
-                await self._bounded("shutdown", step, call, shield=True)
+                await self._bounded("shutdown", step, call, timed, shield=True)
             except Exception as exc:
                 _annotate(exc, f"asgi_core: shutdown failed in {step}")
                 failures.append(Failure(step, exc))
