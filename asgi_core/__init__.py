@@ -14,6 +14,7 @@ from asgi_core._responses import AsgiResponse, WebSocketClose
 from asgi_core.application import Application
 from asgi_core.asgi import AsgiFastStream
 from asgi_core.exceptions import (
+    AppImportError,
     AsgiCoreError,
     ConfigError,
     HookError,
@@ -22,6 +23,7 @@ from asgi_core.exceptions import (
     MessageError,
     MissingExtraError,
     ScopeError,
+    StartupFailed,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AppImportError",
     "Application",
     "AsgiCoreError",
     "AsgiFastStream",
@@ -69,6 +72,7 @@ __all__ = [
     "MissingExtraError",
     "Request",
     "ScopeError",
+    "StartupFailed",
     "WebSocketClose",
     "__version__",
     "get",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from asgi_core.exceptions import ConfigError
+from asgi_core.exceptions import ConfigError, StartupFailed
 
 if TYPE_CHECKING:
     import socket
@@ -111,8 +111,6 @@ def bind_sockets(binds: list[str]) -> list[socket.socket]:
                     sock.bind((host, port))
                 except OSError as exc:
                     sock.close()
-                    from asgi_core._serving import StartupFailed
-
                     raise StartupFailed(
                         f"cannot listen on {bind!r}: {exc.strerror}; choose another port "
                         "(0 picks a free one) or stop the process using it"

@@ -18,16 +18,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from asgi_core.exceptions import AsgiCoreError, ConfigError, MissingExtraError
+# AppImportError is defined in exceptions.py; imported here too, so the old path keeps working
+from asgi_core.exceptions import AppImportError, ConfigError, MissingExtraError
 
 if TYPE_CHECKING:
     from types import ModuleType
 
 __all__ = ["AppImportError", "import_extra", "import_from_string"]
-
-
-class AppImportError(AsgiCoreError, ImportError):
-    """The module or attribute named by an import string does not exist."""
 
 
 def _is_missing(error: ModuleNotFoundError, module: str) -> bool:

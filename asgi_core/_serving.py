@@ -21,7 +21,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from asgi_core._addresses import as_int, binds_from
-from asgi_core.exceptions import AsgiCoreError, ConfigError
+
+# StartupFailed is defined in exceptions.py; imported here too, so the old path keeps working
+from asgi_core.exceptions import ConfigError, StartupFailed
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -76,10 +78,6 @@ RUNNERS: dict[str, Runner] = {
         posix_only=True,
     ),
 }
-
-
-class StartupFailed(AsgiCoreError):
-    """The server could not start serving: no address to listen on, or the app failed to start."""
 
 
 def load_runner(name: str, platform: str = sys.platform) -> ModuleType:

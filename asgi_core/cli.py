@@ -266,9 +266,7 @@ def _load(parsed: argparse.Namespace) -> object:
 
 
 def _run(parsed: argparse.Namespace, hook_options: dict[str, object], level: int) -> int:
-    from asgi_core._importer import AppImportError
-    from asgi_core._serving import StartupFailed
-    from asgi_core.exceptions import ConfigError, MissingExtraError
+    from asgi_core.exceptions import AppImportError, ConfigError, MissingExtraError, StartupFailed
 
     try:
         app = _load(parsed)

@@ -7,6 +7,7 @@ do about it.
 from __future__ import annotations
 
 __all__ = [
+    "AppImportError",
     "AsgiCoreError",
     "ConfigError",
     "HookError",
@@ -15,6 +16,7 @@ __all__ = [
     "MessageError",
     "MissingExtraError",
     "ScopeError",
+    "StartupFailed",
 ]
 
 
@@ -60,3 +62,11 @@ class HookTimeoutError(HookError, TimeoutError):
 
 class MissingExtraError(AsgiCoreError, ImportError):
     """An optional feature needs a package that is not installed; the message names the fix."""
+
+
+class AppImportError(AsgiCoreError, ImportError):
+    """The module or attribute named by an import string does not exist."""
+
+
+class StartupFailed(AsgiCoreError):
+    """The server could not start serving: no address to listen on, or the app failed to start."""

@@ -38,7 +38,8 @@ from uvicorn_worker import UvicornWorker
 
 from asgi_core._addresses import announce, bind_sockets
 from asgi_core._process import claim_worker_slot, set_exit_handler, stop_process
-from asgi_core._serving import Plan, StartupFailed, prepare_app
+from asgi_core._serving import Plan, prepare_app
+from asgi_core.exceptions import StartupFailed
 
 __all__ = ["Worker", "log_level_name", "run", "serve"]
 

@@ -28,8 +28,8 @@ from uvicorn.supervisors import ChangeReload, Multiprocess
 
 from asgi_core._addresses import announce, bind_sockets
 from asgi_core._process import claim_worker_slot, exit_handler, set_exit_handler, stop_process
-from asgi_core._serving import Plan, StartupFailed, prepare_app
-from asgi_core.exceptions import ConfigError
+from asgi_core._serving import Plan, prepare_app
+from asgi_core.exceptions import ConfigError, StartupFailed
 
 __all__ = ["run", "serve", "worker_app"]
 
@@ -138,10 +138,23 @@ def _run_spawned(plan: Plan) -> None:
             server = uvicorn.Server(config)
             ChangeReload(config, target=server.run, sockets=sockets).run()
             return
-        supervisor = Multiprocess(config, sockets=sockets)
+        supervisor = _Supervisor(config, sockets=sockets)
         supervisor.run()
         if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
             raise StartupFailed("a worker failed to start; the server log above says why")
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's supervisor, which closes its listening sockets as soon as a shutdown begins.
+
+    Each worker closes its own copy when it starts draining; the supervisor's copy would keep
+    the port listening with nobody accepting, so new connections would hang until it exits.
+    """
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
 
 
 def worker_app() -> object:

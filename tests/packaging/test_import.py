@@ -71,3 +71,13 @@ def test_import_exports_operations_names_lazily_on_first_use() -> None:
         assert "no attribute 'nothing_here'" in str(exc)
     else:
         raise AssertionError("unknown names must raise AttributeError")
+
+
+def test_import_exports_the_serving_errors_and_keeps_their_old_paths() -> None:
+    import asgi_core
+    from asgi_core import _importer, _serving, exceptions
+
+    assert {"StartupFailed", "AppImportError"} <= set(asgi_core.__all__)
+    assert asgi_core.StartupFailed is exceptions.StartupFailed is _serving.StartupFailed
+    assert asgi_core.AppImportError is exceptions.AppImportError is _importer.AppImportError
+    assert issubclass(asgi_core.AppImportError, ImportError)

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from asgi_core._importer import AppImportError, import_extra, import_from_string
-from asgi_core.exceptions import ConfigError, MissingExtraError
+from asgi_core._importer import import_extra, import_from_string
+from asgi_core.exceptions import AppImportError, ConfigError, MissingExtraError
 from tests.fixtures.serving import e2e_app
 
 FIXTURES = "tests.fixtures.serving"

@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from asgi_core import Application, AsgiFastStream, ConfigError, MissingExtraError, _process
+from asgi_core import (
+    Application,
+    AsgiFastStream,
+    ConfigError,
+    MissingExtraError,
+    StartupFailed,
+    _process,
+)
 from asgi_core._addresses import bind_sockets, describe_socket, parse_bind
 from asgi_core._serving import (
     RUNNERS,
@@ -173,8 +180,6 @@ def test_bind_sockets_with_port_0_reports_the_port_it_got(tmp_path: pathlib.Path
 
 
 def test_bind_sockets_says_what_to_do_when_the_port_is_taken() -> None:
-    from asgi_core._serving import StartupFailed
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
