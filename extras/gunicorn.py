@@ -6,7 +6,9 @@ Imported only by ``run()`` and the CLI (through ``asgi_core._serving.load_runner
   object needs no import string; each worker claims a worker id (0..N-1), gives the app its hook
   options, and makes ``exit()`` send SIGTERM to the arbiter, which stops every worker gracefully
   (each runs its lifespan shutdown once).
-* asgi_core binds the sockets and gunicorn inherits them as ``fd://N``. ``root_path``,
+* asgi_core binds the sockets and gunicorn inherits them as ``fd://N`` (duplicates; ours are
+  closed before the arbiter starts, so when a shutdown begins and gunicorn closes its listeners
+  in the arbiter and each worker, new connections are refused at once). ``root_path``,
   ``proxy_headers`` and ``timeout_graceful_shutdown`` reach uvicorn inside each worker (the
   worker class forwards none of them itself); gunicorn's ``graceful_timeout`` gets the latter.
 * gunicorn's control socket (``$XDG_RUNTIME_DIR`` or ``~/.gunicorn``, new in gunicorn 27) is
@@ -132,8 +134,14 @@ def run(plan: Plan) -> None:
             settings["graceful_timeout"] = plan.timeout_graceful_shutdown
         stack.enter_context(_restored_signals())
         arbiter = os.getpid()
+        application = _Gunicorn(plan.app, settings)
+        # gunicorn closes its duplicates (the arbiter's and each worker's) as soon as a shutdown
+        # begins, so new connections are refused; ours would keep the port listening in the
+        # arbiter and, inherited, in every worker, with nobody accepting: close them first
+        for sock in sockets:
+            sock.close()
         try:
-            _Gunicorn(plan.app, settings).run()
+            application.run()
         except BaseException as exc:
             status = _exit_status(exc)
             if os.getpid() != arbiter:  # a forked worker unwinding: not the arbiter's cleanup

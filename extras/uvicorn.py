@@ -8,7 +8,8 @@ Imported only by ``run()`` and the CLI (through ``asgi_core._serving.load_runner
 * ``workers > 1`` or ``reload``: uvicorn starts fresh ("spawn") processes that import the app
   again, so it must come from an import string (the CLI's ``MODULE:ATTR``). The string, the
   hook options and the worker-slot directory travel in an environment variable; each process
-  builds its app in ``worker_app`` and its ``exit()`` sends SIGTERM to the supervisor.
+  builds its app in ``worker_app`` and its ``exit()`` sends SIGTERM to the supervisor. The
+  supervisor closes its listening sockets when a shutdown begins, as each worker does.
 """
 
 from __future__ import annotations
