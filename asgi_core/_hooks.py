@@ -12,9 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["Hook", "Hooks", "call_hook"]
+__all__ = ["Hook", "Hooks", "call_hook", "describe"]
 
 Hook = Callable[..., Any]
+
+
+def describe(func: object) -> str:
+    """A readable name for a hook: its qualified name and module when it has them."""
+    name = getattr(func, "__qualname__", None) or type(func).__qualname__
+    module = getattr(func, "__module__", None)
+    return f"{module}.{name}" if module and module != "builtins" else str(name)
 
 
 def _checked(stage: str, func: object) -> Hook:

@@ -12,6 +12,11 @@ them if it takes ``**kwargs``), each converted to the parameter's annotation:
 
 A required parameter without an option, or a value that does not convert, raises ``ConfigError``
 naming the hook, the option and the expected type.
+
+Before a run starts, ``check_hook_options`` refuses a name that no hook (nor the server) accepts,
+listing the valid names and the closest match. It reads the signatures through the same cached
+``_plan`` as ``bind_options``, so the check and the call can't disagree about a hook. ``worker_id``
+is reserved: asgi_core sets it (None in one process, 0..N-1 in worker processes).
 """
 
 from __future__ import annotations
@@ -20,25 +25,29 @@ import functools
 import sys
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+# describe lives in _hooks.py; imported here too while _lifecycle.py still imports it from here
+from asgi_core._hooks import describe
 from asgi_core.exceptions import ConfigError
 
 if TYPE_CHECKING:
     import inspect
 
-__all__ = ["bind_options", "convert", "describe"]
+__all__ = [
+    "RESERVED_OPTIONS",
+    "accepted_options",
+    "bind_options",
+    "check_hook_options",
+    "convert",
+    "describe",
+    "did_you_mean",
+]
 
+RESERVED_OPTIONS = frozenset({"worker_id"})
 _TRUE = frozenset(("true", "1", "yes", "on"))
 _FALSE = frozenset(("false", "0", "no", "off"))
-
-
-def describe(func: object) -> str:
-    """A readable name for a hook: its qualified name and module when it has them."""
-    name = getattr(func, "__qualname__", None) or type(func).__qualname__
-    module = getattr(func, "__module__", None)
-    return f"{module}.{name}" if module and module != "builtins" else str(name)
 
 
 def _type_name(annotation: object) -> str:
@@ -74,14 +83,80 @@ def _plan(func: Callable[..., object]) -> tuple[inspect.Signature, dict[str, Any
         return None
 
 
+def _plan_of(func: Callable[..., object]) -> tuple[inspect.Signature, dict[str, Any]] | None:
+    try:
+        return _plan(func)
+    except TypeError:  # an unhashable callable: work it out every time
+        return _plan.__wrapped__(func)
+
+
+def accepted_options(funcs: Iterable[Callable[..., object]]) -> tuple[set[str], bool]:
+    """The option names ``bind_options`` can pass to ``funcs``; True if one takes ``**kwargs``."""
+    names: set[str] = set()
+    anything = False
+    for func in funcs:
+        plan = _plan_of(func)
+        if plan is None:  # no signature: bind_options passes it nothing
+            continue
+        for param in plan[0].parameters.values():
+            if param.kind is param.VAR_KEYWORD:
+                anything = True
+            elif param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+                names.add(param.name)
+    return names - RESERVED_OPTIONS, anything
+
+
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``names`` to ``name``, or ``""``."""
+    import difflib  # here, not at import time: only a mistyped name needs it
+
+    match = difflib.get_close_matches(name, sorted(names), n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def check_hook_options(
+    app: object,
+    options: Mapping[str, object],
+    *,
+    on_startup: Iterable[Callable[..., object]],
+    lifespan: Callable[..., object] | None,
+    server_options: frozenset[str] | None = None,
+) -> None:
+    """Raise ``ConfigError`` for an option that no hook of ``app`` (nor the server) accepts.
+
+    ``on_startup`` and ``lifespan`` are what receives the options; ``server_options`` the names
+    the server takes, or None where no server runs (``Application.run()``).
+    """
+    takers = [*on_startup, *([] if lifespan is None else [lifespan])]
+    accepted, anything = accepted_options(takers)
+    valid = accepted | (server_options or set())
+    for name in options:
+        if name in RESERVED_OPTIONS:
+            raise ConfigError(
+                f"option {name!r} is set by asgi_core (None in a single process, 0..N-1 in "
+                "worker processes); remove it from the options"
+            )
+        if name in valid or anything:
+            continue
+        listed = ", ".join(sorted(valid)) or "none"
+        what = (
+            "any hook"
+            if server_options is None
+            else "the server nor any on_startup hook or lifespan"
+        )
+        hint = did_you_mean(name, valid)
+        raise ConfigError(
+            f"unknown option {name!r}: neither {what} of {app!r} accepts it{hint}"
+            f" (valid options: {listed}); add a parameter named {name!r} to an on_startup hook "
+            "to receive it"
+        )
+
+
 def bind_options(
     func: Callable[..., object], options: Mapping[str, object], *, hook: str
 ) -> dict[str, object]:
     """The keyword arguments to call ``func`` with, out of ``options``."""
-    try:
-        plan = _plan(func)
-    except TypeError:  # an unhashable callable: work it out every time
-        plan = _plan.__wrapped__(func)
+    plan = _plan_of(func)
     if plan is None:
         return {}
     signature, hints = plan

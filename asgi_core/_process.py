@@ -16,8 +16,8 @@ Handlers are per process (a stack: the innermost run wins). Worker ids come from
 a directory the runner creates: each worker locks the lowest free slot, and the operating system
 releases it when the worker dies, so a replacement worker gets the same id.
 
-This module also waits for SIGINT/SIGTERM or ``exit()`` on asyncio and trio
-(``Application.run()``), with the library's own signal handling and no polling.
+This module also waits for SIGINT/SIGTERM or ``exit()`` on asyncio and trio (``stop_requests``,
+for ``Application.run()``), with the library's own signal handling and no polling.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ __all__ = [
     "claim_worker_slot",
     "exit_handler",
     "request_exit",
-    "run_application",
     "serving_process",
     "set_exit_handler",
     "stop_process",
@@ -65,11 +64,11 @@ def set_exit_handler(handler: Callable[[], None]) -> None:
     _handlers.insert(0, handler)
 
 
-def request_exit(app: object) -> None:
+def request_exit(app: Application) -> None:
     """``Application.exit()``: stop the service ``app`` runs in (see the module docstring)."""
     if _handlers:
         _handlers[-1]()
-    elif getattr(app, "_served_by_lifespan", False):
+    elif app.served_by_lifespan:
         stop_process(serving_process())
 
 
@@ -250,25 +249,3 @@ async def _trio_stop_requests() -> AsyncIterator[_Waiter]:
                 nursery.cancel_scope.cancel()
     if raised is not None:
         raise raised
-
-
-async def run_application(
-    app: Application, run_extra_options: Mapping[str, object] | None, *, log_level: int
-) -> None:
-    """``Application.run()``: start, wait for SIGINT/SIGTERM or ``exit()``, stop."""
-    import logging
-
-    from asgi_core._serving import check_hook_options
-
-    options = dict(run_extra_options or {})
-    check_hook_options(app, options, server=False)
-    if isinstance(app.logger, logging.Logger):
-        app.logger.setLevel(log_level)
-    async with stop_requests() as waiter:
-        await app.start(**options, worker_id=None)
-        try:
-            reason = await waiter.wait()
-            if app.logger is not None:
-                app.logger.info("asgi_core: %s received, stopping %r", reason, app)
-        finally:
-            await app.stop()

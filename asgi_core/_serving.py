@@ -10,6 +10,9 @@ Rules:
 * The runner depends only on the options: ``server`` if given, else ``gunicorn`` for more than
   one worker and ``uvicorn`` otherwise. ``RUNNERS`` maps each name to the module that runs it,
   imported through ``_importer.import_extra`` only when needed.
+* The hand-off: ``make_plan`` builds the whole ``Plan`` once (nothing changes it later); a
+  runner reads it and, in each process that serves, calls ``prepare_app``, which sets the
+  declared ``Application.run_options`` that the next lifespan startup passes to the hooks.
 * Addresses: see ``_addresses.py``.
 """
 
@@ -18,12 +21,16 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from asgi_core._addresses import as_int, binds_from
+from asgi_core._concurrency import current_library
+from asgi_core._importer import import_extra
+from asgi_core._options import check_hook_options, convert, did_you_mean
+from asgi_core.application import Application
 
 # StartupFailed is defined in exceptions.py; imported here too, so the old path keeps working
-from asgi_core.exceptions import ConfigError, StartupFailed
+from asgi_core.exceptions import ConfigError, MissingExtraError, StartupFailed
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -31,11 +38,10 @@ if TYPE_CHECKING:
 __all__ = [
     "RUNNERS",
     "SERVER_OPTIONS",
+    "LifespanMode",
     "Plan",
     "Runner",
     "StartupFailed",
-    "accepted_options",
-    "check_hook_options",
     "load_runner",
     "make_plan",
     "prepare_app",
@@ -57,7 +63,7 @@ SERVER_OPTIONS = frozenset(
         "server",
     }
 )
-RESERVED_OPTIONS = frozenset({"worker_id"})
+LifespanMode = Literal["on", "auto"]
 
 
 class Runner(NamedTuple):
@@ -82,9 +88,6 @@ RUNNERS: dict[str, Runner] = {
 
 def load_runner(name: str, platform: str = sys.platform) -> ModuleType:
     """Import the runner module for ``name`` (a key of ``RUNNERS``)."""
-    from asgi_core._importer import import_extra
-    from asgi_core.exceptions import MissingExtraError
-
     runner = RUNNERS[name]
     if runner.posix_only and platform == "win32":
         raise MissingExtraError(
@@ -97,9 +100,9 @@ def load_runner(name: str, platform: str = sys.platform) -> ModuleType:
     )
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Plan:
-    """Everything a runner needs; built by ``make_plan``, read by ``extras/``."""
+    """Everything a runner needs; built whole by ``make_plan``, read by ``extras/``."""
 
     server: str
     binds: list[str]
@@ -111,6 +114,9 @@ class Plan:
     log_level: int = 20
     reload: bool = False
     hook_options: dict[str, object] = dataclasses.field(default_factory=dict)
+    # uvicorn's lifespan setting: "on" for an app that implements the lifespan protocol (a
+    # failed startup then stops the server), "auto" for any other ASGI app
+    lifespan_mode: LifespanMode = "auto"
     # the app: an object (served in this process or forked workers) and, from the CLI, the
     # import string that spawned processes (reload, uvicorn's own workers) import again
     app: object = None
@@ -119,76 +125,50 @@ class Plan:
     app_dir: str | None = None
 
     @property
-    def worker_ids(self) -> bool:
-        """True if the hooks get ``worker_id`` 0..N-1 (worker processes), else None."""
+    def gives_worker_ids(self) -> bool:
+        """True if each worker process gets its own ``worker_id`` (0..N-1).
+
+        That is gunicorn, or uvicorn's own workers; in one process (also under the reloader)
+        the hooks get ``worker_id=None``.
+        """
         return self.server == "gunicorn" or (self.workers > 1 and not self.reload)
 
 
-def _closest(name: str, names: set[str] | frozenset[str]) -> str:
-    import difflib
-
-    match = difflib.get_close_matches(name, sorted(names), n=1)
-    return f"; did you mean {match[0]!r}?" if match else ""
-
-
-def accepted_options(app: object) -> tuple[set[str], bool]:
-    """The hook option names ``app`` accepts, and whether one of them takes ``**kwargs``."""
-    import inspect
-
-    hooks = getattr(app, "hooks", None)
-    funcs = list(getattr(hooks, "on_startup", ()))
-    lifespan = getattr(app, "lifespan_context", None)
-    if lifespan is not None:
-        funcs.append(lifespan)
-    names: set[str] = set()
-    anything = False
-    for func in funcs:
-        try:
-            parameters = inspect.signature(func).parameters.values()
-        except (TypeError, ValueError):
-            continue
-        for param in parameters:
-            if param.kind is param.VAR_KEYWORD:
-                anything = True
-            elif param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
-                names.add(param.name)
-    return names - RESERVED_OPTIONS, anything
-
-
-def check_hook_options(app: object, options: Mapping[str, object], *, server: bool) -> None:
-    """Raise ``ConfigError`` for an option no hook of ``app`` (nor the server) accepts."""
-    accepted, anything = accepted_options(app)
-    valid = accepted | (SERVER_OPTIONS if server else set())
-    for name in options:
-        if name in RESERVED_OPTIONS:
-            raise ConfigError(
-                f"option {name!r} is set by asgi_core (None in a single process, 0..N-1 in "
-                "worker processes); remove it from the options"
-            )
-        if name in valid or anything:
-            continue
-        listed = ", ".join(sorted(valid)) or "none"
-        what = "the server nor any on_startup hook or lifespan" if server else "any hook"
-        raise ConfigError(
-            f"unknown option {name!r}: neither {what} of {app!r} accepts it{_closest(name, valid)}"
-            f" (valid options: {listed}); add a parameter named {name!r} to an on_startup hook "
-            "to receive it"
-        )
-
-
 def _as_bool(name: str, value: object) -> bool | None:
-    from asgi_core._options import convert
-
     return None if value is None else bool(convert(value, bool, hook="run()", option=name))
 
 
+def _lifespan_mode(app: object) -> LifespanMode:
+    # Duck typing on purpose: any ASGI app with a lifespan handler (ours, FastStream's) speaks
+    # the protocol; "auto" would let a failed startup pass as "lifespan unsupported".
+    return "on" if getattr(app, "lifespan", None) is not None else "auto"
+
+
 def make_plan(
-    app: object, run_extra_options: Mapping[str, object] | None, *, log_level: int
+    app: object,
+    run_extra_options: Mapping[str, object] | None,
+    *,
+    log_level: int,
+    app_spec: str | None = None,
+    factory: bool = False,
+    app_dir: str | None = None,
+    reload: bool = False,
 ) -> Plan:
-    """Check the options against ``app`` and the servers; choose the server and addresses."""
+    """Check the options against ``app`` and the servers; choose the server and addresses.
+
+    ``app_spec``, ``factory``, ``app_dir`` and ``reload`` come from the CLI: how a spawned
+    process imports the app again.
+    """
     options = dict(run_extra_options or {})
     hook_options = {k: v for k, v in options.items() if k not in SERVER_OPTIONS}
-    check_hook_options(app, hook_options, server=True)
+    ours = app if isinstance(app, Application) else None  # any other ASGI app takes no option
+    check_hook_options(
+        app,
+        hook_options,
+        on_startup=() if ours is None else ours.hooks.on_startup,
+        lifespan=None if ours is None else ours.lifespan_context,
+        server_options=SERVER_OPTIONS,
+    )
     server_options = {k: v for k, v in options.items() if k in SERVER_OPTIONS}
     binds = binds_from(server_options)
     workers = server_options.get("workers")
@@ -198,7 +178,7 @@ def make_plan(
         server = "gunicorn" if workers > 1 else "uvicorn"
     if server not in RUNNERS:
         raise ConfigError(
-            f"unknown server {server!r}{_closest(str(server), set(RUNNERS))} "
+            f"unknown server {server!r}{did_you_mean(str(server), RUNNERS)} "
             f"(choose one of: {', '.join(RUNNERS)})"
         )
     timeout = server_options.get("timeout_graceful_shutdown")
@@ -212,25 +192,26 @@ def make_plan(
         forwarded_allow_ips=",".join(allow) if isinstance(allow, list) else allow,  # type: ignore[arg-type]
         timeout_graceful_shutdown=None if timeout is None else float(timeout),  # type: ignore[arg-type]
         log_level=log_level,
+        reload=reload,
         hook_options=hook_options,
+        lifespan_mode=_lifespan_mode(app),
         app=app,
+        app_spec=app_spec,
+        factory=factory,
+        app_dir=app_dir,
     )
 
 
 def prepare_app(app: object, hook_options: Mapping[str, object], *, worker_id: int | None) -> None:
     """Give ``app``'s hooks the hook options and ``worker_id`` at its next lifespan startup."""
-    from asgi_core.application import Application
-
     if isinstance(app, Application):
-        app._run_options = {**hook_options, "worker_id": worker_id}
+        app.run_options = {**hook_options, "worker_id": worker_id}
 
 
 async def serve_app(
     app: object, run_extra_options: Mapping[str, object] | None, *, log_level: int
 ) -> None:
     """``AsgiFastStream.run()``: check the options, load the runner, serve until stopped."""
-    from asgi_core._concurrency import current_library
-
     plan = make_plan(app, run_extra_options, log_level=log_level)
     if current_library() != "asyncio":
         raise ConfigError(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from asgi_core._context import Context
 from asgi_core._hooks import Hook, Hooks
 from asgi_core._lifecycle import Lifecycle, Mounted, broker_closer, error_for
+from asgi_core._options import check_hook_options
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -96,7 +97,41 @@ class Application:
         self.should_exit = False
         self._hooks = Hooks(on_startup, after_startup, on_shutdown, after_shutdown)
         self._lifecycle: Lifecycle | None = None
-        self._run_options: dict[str, object] = {}
+        # set by the runners (_serving.prepare_app): the next lifespan startup passes them on
+        self.run_options: dict[str, object] = {}
+        # set by AsgiFastStream.lifespan: a server drives our lifespan, so exit() signals it
+        self.served_by_lifespan = False
+
+    @property
+    def _run_options(self) -> dict[str, object]:
+        """``run_options``, under the name ``_new_lifecycle`` reads (until it reads the new one)."""
+        return self.run_options
+
+    def _init_kwargs(self) -> dict[str, Any]:
+        """The constructor keywords that rebuild this configuration (copies of the hook lists).
+
+        ``from_app`` builds from it: a new constructor parameter goes here, and only here.
+        """
+        hooks = self._hooks
+        return {
+            "logger": self.logger,
+            "lifespan": self.lifespan_context,
+            "title": self.title,
+            "version": self.version,
+            "description": self.description,
+            "terms_of_service": self.terms_of_service,
+            "license": self.license,
+            "contact": self.contact,
+            "tags": self.asyncapi_tags,
+            "external_docs": self.external_docs,
+            "identifier": self.identifier,
+            "on_startup": list(hooks.on_startup),
+            "after_startup": list(hooks.after_startup),
+            "on_shutdown": list(hooks.on_shutdown),
+            "after_shutdown": list(hooks.after_shutdown),
+            "startup_timeout": self.startup_timeout,
+            "shutdown_timeout": self.shutdown_timeout,
+        }
 
     # -- configuration --------------------------------------------------------------------------
 
@@ -149,6 +184,7 @@ class Application:
         after ``start()`` in a test) it only sets ``should_exit``. See ``_process.py``.
         """
         self.should_exit = True
+        # on first use, not at import: _process loads signal, which import asgi_core must not
         from asgi_core._process import request_exit
 
         request_exit(self)
@@ -165,9 +201,23 @@ class Application:
         (with ``worker_id=None``); an option none accepts is a ``ConfigError``. Waiting is
         event-driven: ``sleep_time`` is accepted for FastStream compatibility and unused.
         """
-        from asgi_core._process import run_application
+        # on first use, not at import: _process loads signal, which import asgi_core must not
+        from asgi_core._process import stop_requests
 
-        await run_application(self, run_extra_options, log_level=log_level)
+        options = dict(run_extra_options or {})
+        check_hook_options(
+            self, options, on_startup=self._hooks.on_startup, lifespan=self.lifespan_context
+        )
+        if isinstance(self.logger, logging.Logger):
+            self.logger.setLevel(log_level)
+        async with stop_requests() as waiter:
+            await self.start(**options, worker_id=None)
+            try:
+                reason = await waiter.wait()
+                if self.logger is not None:
+                    self.logger.info("asgi_core: %s received, stopping %r", reason, self)
+            finally:
+                await self.stop()
 
     # -- running --------------------------------------------------------------------------------
 

@@ -96,7 +96,8 @@ class AsgiFastStream(Application):
         self._custom_not_found = type(self).not_found is not AsgiFastStream.not_found
         self.asyncapi_path = asyncapi_path
         if asyncapi_path:
-            from asgi_core.asyncapi import mount_asyncapi  # built on first request, then cached
+            # loaded only when asked for, to keep import asgi_core light; built on first request
+            from asgi_core.asyncapi import mount_asyncapi
 
             mount_asyncapi(self, asyncapi_path)
 
@@ -125,28 +126,8 @@ class AsgiFastStream(Application):
         The hook lists and the context are copies: what is registered later on one of the two
         applications does not reach the other.
         """
-        hooks = app.hooks
         asgi_app = cls(
-            app.broker,
-            asgi_routes=asgi_routes,
-            asyncapi_path=asyncapi_path,
-            logger=app.logger,
-            lifespan=app.lifespan_context,
-            title=app.title,
-            version=app.version,
-            description=app.description,
-            terms_of_service=app.terms_of_service,
-            license=app.license,
-            contact=app.contact,
-            tags=app.asyncapi_tags,
-            external_docs=app.external_docs,
-            identifier=app.identifier,
-            on_startup=hooks.on_startup,
-            after_startup=hooks.after_startup,
-            on_shutdown=hooks.on_shutdown,
-            after_shutdown=hooks.after_shutdown,
-            startup_timeout=app.startup_timeout,
-            shutdown_timeout=app.shutdown_timeout,
+            app.broker, asgi_routes=asgi_routes, asyncapi_path=asyncapi_path, **app._init_kwargs()
         )
         asgi_app.context.update((k, v) for k, v in app.context.items() if k != "app")
         return asgi_app
@@ -201,7 +182,7 @@ class AsgiFastStream(Application):
         sends ``lifespan.startup.failed`` (or ``.shutdown.failed``) naming the failing step, then
         re-raises the original exception. See ``_lifespan.py``.
         """
-        self._served_by_lifespan = True  # exit() now asks the serving process to stop
+        self.served_by_lifespan = True  # exit() now asks the serving process to stop
         await run_lifespan(self._new_lifecycle({}), scope, receive, send, self.logger)
 
     def _mounted_lifespans(self) -> Mounted | None:
@@ -212,6 +193,7 @@ class AsgiFastStream(Application):
 
         @contextlib.asynccontextmanager
         async def mounted(state: dict[str, Any]) -> AsyncIterator[None]:
+            # loaded only when apps are mounted, to keep import asgi_core light
             from asgi_core._sub_lifespans import SubLifespans
 
             async with SubLifespans(
@@ -260,6 +242,7 @@ class AsgiFastStream(Application):
         A missing server raises ``MissingExtraError`` with the ``pip install`` command.
         ``log_level`` defaults to ``logging.INFO``; ``sleep_time`` is unused (FastStream's).
         """
+        # on first use, not at import: the serving side is not part of import asgi_core
         from asgi_core._serving import serve_app
 
         await serve_app(self, run_extra_options, log_level=log_level)

@@ -25,6 +25,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from asgi_core import __version__, _serving
+from asgi_core._importer import import_from_string
+from asgi_core._options import convert
+from asgi_core.application import Application
+from asgi_core.asgi import AsgiFastStream
+from asgi_core.exceptions import AppImportError, ConfigError, MissingExtraError, StartupFailed
+
 __all__ = [
     "EXIT_IMPORT_ERROR",
     "EXIT_OK",
@@ -47,7 +54,7 @@ LOG_LEVELS = {
     "debug": logging.DEBUG,
     "trace": 5,
 }
-SERVERS = ("uvicorn", "gunicorn")
+SERVERS = tuple(_serving.RUNNERS)
 # flag: (argparse keyword arguments, help); a flag with "action" takes no value
 FLAGS: dict[str, tuple[dict[str, object], str]] = {
     "--host": ({}, "bind to this host (default 127.0.0.1)"),
@@ -74,9 +81,11 @@ _TAKES_VALUE = {flag for flag, (kwargs, _) in FLAGS.items() if "action" not in k
 _TAKES_VALUE |= {"--bind"}
 _NO_VALUE = {flag for flag in FLAGS if flag not in _TAKES_VALUE}
 _NO_VALUE |= {"--no-proxy-headers", "-h", "--help"}
-_SERVER_FLAGS = (
-    *("host", "port", "bind", "uds", "fd", "workers", "server", "root_path"),
-    *("proxy_headers", "forwarded_allow_ips", "timeout_graceful_shutdown"),
+# the flags that are server options (the rest configure the CLI), in FLAGS order
+SERVER_FLAGS = tuple(
+    name
+    for name in (flag[2:].replace("-", "_") for flag in FLAGS)
+    if name in _serving.SERVER_OPTIONS
 )
 
 
@@ -94,8 +103,6 @@ def _env_default(flag: str, kwargs: dict[str, object]) -> object:
     if value is None:
         return False if kwargs.get("action") == "store_true" else None
     if kwargs.get("action") in ("store_true", argparse.BooleanOptionalAction):
-        from asgi_core._options import convert
-
         try:
             return convert(value, bool, hook="the environment", option=flag)
         except Exception as exc:
@@ -104,9 +111,7 @@ def _env_default(flag: str, kwargs: dict[str, object]) -> object:
 
 
 def _version() -> str:
-    import platform
-
-    from asgi_core import __version__
+    import platform  # only --version needs it
 
     return (
         f"asgi-core {__version__} with {platform.python_implementation()} "
@@ -212,7 +217,7 @@ def _fail(code: int, message: str, hint: str, error: BaseException | None = None
     print(f"asgi-core: error: {message}", file=sys.stderr)
     print(f"hint: {hint}", file=sys.stderr)
     if error is not None and logging.getLogger("asgi_core").isEnabledFor(logging.DEBUG):
-        import traceback
+        import traceback  # only --log-level debug needs it
 
         traceback.print_exception(error, file=sys.stderr)
     return code
@@ -250,8 +255,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(parsed: argparse.Namespace) -> object:
-    from asgi_core._importer import import_from_string
-
     app_dir = os.path.abspath(parsed.app_dir or os.curdir)
     if app_dir not in sys.path:
         sys.path.insert(0, app_dir)
@@ -266,8 +269,6 @@ def _load(parsed: argparse.Namespace) -> object:
 
 
 def _run(parsed: argparse.Namespace, hook_options: dict[str, object], level: int) -> int:
-    from asgi_core.exceptions import AppImportError, ConfigError, MissingExtraError, StartupFailed
-
     try:
         app = _load(parsed)
     except UsageError as exc:
@@ -300,13 +301,9 @@ def _run(parsed: argparse.Namespace, hook_options: dict[str, object], level: int
 
 
 def _serve(app: object, parsed: argparse.Namespace, hooks: dict[str, object], level: int) -> None:
-    import asyncio
+    import asyncio  # only a plain Application needs it: uvicorn and gunicorn bring their own loop
 
-    from asgi_core._serving import load_runner, make_plan
-    from asgi_core.application import Application
-    from asgi_core.asgi import AsgiFastStream
-
-    given = {name: getattr(parsed, name) for name in _SERVER_FLAGS}
+    given = {name: getattr(parsed, name) for name in SERVER_FLAGS}
     given = {name: value for name, value in given.items() if value is not None}
     if isinstance(app, Application) and not isinstance(app, AsgiFastStream):
         if given or parsed.reload:
@@ -317,9 +314,15 @@ def _serve(app: object, parsed: argparse.Namespace, hooks: dict[str, object], le
             )
         asyncio.run(app.run(level, hooks))
         return
-    plan = make_plan(app, {**given, **hooks}, log_level=level)
-    plan.app_spec, plan.factory, plan.app_dir = parsed.app, parsed.factory, parsed.app_dir
-    plan.reload = parsed.reload
+    plan = _serving.make_plan(
+        app,
+        {**given, **hooks},
+        log_level=level,
+        app_spec=parsed.app,
+        factory=parsed.factory,
+        app_dir=parsed.app_dir,
+        reload=parsed.reload,
+    )
     if plan.reload and (plan.workers > 1 or plan.server != "uvicorn"):
         raise UsageError("--reload runs one uvicorn process; drop --workers/--server gunicorn")
-    load_runner(plan.server).run(plan)
+    _serving.load_runner(plan.server).run(plan)

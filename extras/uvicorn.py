@@ -41,7 +41,7 @@ def _config(plan: Plan, app: object, **extra: object) -> uvicorn.Config:
     options: dict[str, object] = {
         "log_level": plan.log_level,
         "root_path": plan.root_path,
-        "lifespan": "on" if getattr(app, "lifespan", None) is not None else "auto",
+        "lifespan": plan.lifespan_mode,
     }
     for name in ("proxy_headers", "forwarded_allow_ips", "timeout_graceful_shutdown"):
         if getattr(plan, name) is not None:
@@ -111,7 +111,7 @@ def run(plan: Plan) -> None:
 def _run_spawned(plan: Plan) -> None:
     with contextlib.ExitStack() as stack:
         slots = None
-        if plan.worker_ids:
+        if plan.gives_worker_ids:
             slots = stack.enter_context(tempfile.TemporaryDirectory(prefix="asgi-core-workers-"))
         payload = {
             "app": plan.app_spec,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import pathlib
 import socket
 import sys
@@ -77,7 +78,7 @@ def test_make_plan_chooses_the_server_from_the_options_only(
     options: dict[str, object], server: str, worker_ids: bool
 ) -> None:
     plan = _plan(**options)
-    assert (plan.server, plan.worker_ids) == (server, worker_ids)
+    assert (plan.server, plan.gives_worker_ids) == (server, worker_ids)
 
 
 def test_make_plan_separates_hook_options_from_server_options() -> None:
@@ -212,12 +213,40 @@ def test_load_runner_names_the_extra_when_its_server_is_missing(
     assert f"pip install 'asgi-core[{name}]'" in str(info.value)
 
 
-def test_prepare_app_gives_the_hooks_the_options_and_worker_id() -> None:
+@pytest.mark.anyio
+async def test_prepare_app_gives_the_hooks_the_options_and_worker_id() -> None:
     app = Application()
     seen: list[dict[str, object]] = []
     app.on_startup(lambda **options: seen.append(options))
     prepare_app(app, {"retries": "2"}, worker_id=1)
-    assert app._run_options == {"retries": "2", "worker_id": 1}
+    assert app.run_options == {"retries": "2", "worker_id": 1}
+    async with app:
+        assert seen == [{"retries": "2", "worker_id": 1}]
+
+
+def test_make_plan_builds_the_whole_plan_once() -> None:
+    app = _app()
+    plan = make_plan(
+        app,
+        {"port": 0},
+        log_level=10,
+        app_spec="main:app",
+        factory=True,
+        app_dir="/srv",
+        reload=True,
+    )
+    assert (plan.app, plan.app_spec, plan.factory, plan.app_dir) == (app, "main:app", True, "/srv")
+    assert (plan.reload, plan.log_level, plan.lifespan_mode) == (True, 10, "on")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.reload = False  # type: ignore[misc]
+
+
+def test_make_plan_asks_uvicorn_for_the_lifespan_only_from_apps_that_speak_it() -> None:
+    async def plain(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    assert make_plan(plain, {}, log_level=20).lifespan_mode == "auto"
+    assert make_plan(_app(), {}, log_level=20).lifespan_mode == "on"
 
 
 def test_claim_worker_slot_gives_each_holder_its_own_lowest_free_slot(
@@ -249,7 +278,7 @@ def test_exit_under_a_foreign_server_stops_the_serving_process(
     stopped: list[int] = []
     monkeypatch.setattr(_process, "stop_process", stopped.append)
     app = AsgiFastStream()
-    app._served_by_lifespan = True  # what the lifespan scope sets
+    app.served_by_lifespan = True  # what the lifespan scope sets
     app.exit()
     assert stopped == [_process.serving_process()]
 
