@@ -10,16 +10,21 @@
 Both serve GET and HEAD only (405 otherwise); at the root (``"/"``) the JSON is
 ``/asyncapi.json``. ``make_asyncapi_asgi(app)`` gives the page alone, as FastStream does. The
 document is built on the first request and cached; it is rebuilt when ``app.broker`` is another
-object (``set_broker``) or the routes changed. The metadata is checked when the routes are
-mounted, so a bad URL fails at once.
+object (``set_broker``), the routes changed, or a FastStream broker's subscribers or publishers
+changed. The metadata is checked when the routes are mounted, so a bad URL fails at once.
 
 What goes into the document:
 
 * ``info`` and ``id`` from the app's metadata: ``title``, ``version``, ``description``,
   ``terms_of_service``, ``contact``, ``license``, ``tags`` (``asyncapi_tags``), ``external_docs``
   and ``identifier`` (an absolute URI, e.g. ``urn:example:orders``);
-* the broker's servers, channels and operations, if the broker describes them (below). A broker
-  that doesn't gives a document without them, never an error;
+* a FastStream broker's servers, channels, operations, messages and payload schemas, made by
+  FastStream's own generator through ``asgi_core_extras.faststream`` (imported only then; a
+  broker is FastStream's if its class or a base class comes from a ``faststream`` module). The
+  document stays 3.0.0: FastStream 0.5's 2.6.0 is converted (that module's docstring has the
+  rules). Subscribers added later appear: the cache key holds the subscribers and publishers;
+* any other broker's servers, channels and operations, if the broker describes them (below). A
+  broker that doesn't gives a document without them, never an error;
 * each mounted HTTP route made by ``@get``/``@post``/``make_ping_asgi`` with
   ``include_in_schema=True``: a channel whose address is the mount path, and one ``receive``
   operation per method with an HTTP binding.
@@ -39,12 +44,15 @@ Unknown keys are refused with ``ConfigError`` rather than dropped.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from asgi_core._asyncapi_html import DEFAULT_SCRIPT_URL, DEFAULT_STYLESHEET_URL, render_page
 from asgi_core._responses import AsgiResponse
 from asgi_core.exceptions import ConfigError
 from asgi_core.handlers import HandlerApp, Request, RouteInfo
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 __all__ = [
     "DEFAULT_SCRIPT_URL",
@@ -306,6 +314,30 @@ def _call(broker: object, method: str) -> object:
         ) from exc
 
 
+def _brokers(app: _Documented) -> list[object]:
+    """The brokers the document describes: ``[app.broker]`` when it is set."""
+    return [] if app.broker is None else [app.broker]
+
+
+def _from_faststream(broker: object) -> bool:
+    """True if the broker's class or a base class is FastStream's; faststream isn't imported."""
+    return any(
+        str(getattr(cls, "__module__", "")).partition(".")[0] == "faststream"
+        for cls in type(broker).__mro__
+    )
+
+
+def _faststream() -> ModuleType:
+    from asgi_core._importer import import_extra
+
+    return import_extra(
+        "asgi_core_extras.faststream._asyncapi",
+        feature="the AsyncAPI document of a FastStream broker",
+        packages=("asgi_core_extras", "faststream"),
+        extra="faststream",
+    )
+
+
 def build_document(app: _Documented) -> dict[str, Any]:
     """The app's AsyncAPI 3.0.0 document as plain data (see the module docstring)."""
     document: dict[str, Any] = {"asyncapi": "3.0.0"}
@@ -313,30 +345,51 @@ def build_document(app: _Documented) -> dict[str, Any]:
         document["id"] = _url("identifier", app.identifier, scheme_only=True)
     document["info"] = build_info(app)
     builder = _Builder()
-    broker = app.broker
-    if callable(getattr(broker, "asyncapi_servers", None)):
-        builder.add_servers(_call(broker, "asyncapi_servers"))
-    if callable(getattr(broker, "asyncapi_channels", None)):
-        entries = _call(broker, "asyncapi_channels")
-        if not isinstance(entries, Iterable) or isinstance(entries, (str, bytes, Mapping)):
-            raise ConfigError(f"broker.asyncapi_channels() must return a list, not {entries!r}")
-        for entry in entries:
-            builder.add_channel(entry)
+    brokers = _brokers(app)
+    for broker in brokers:
+        if _from_faststream(broker):
+            continue
+        if callable(getattr(broker, "asyncapi_servers", None)):
+            builder.add_servers(_call(broker, "asyncapi_servers"))
+        if callable(getattr(broker, "asyncapi_channels", None)):
+            entries = _call(broker, "asyncapi_channels")
+            if not isinstance(entries, Iterable) or isinstance(entries, (str, bytes, Mapping)):
+                raise ConfigError(f"broker.asyncapi_channels() must return a list, not {entries!r}")
+            for entry in entries:
+                builder.add_channel(entry)
     for path, route in app.routes:
         info = getattr(route, "route_info", None)
         if isinstance(info, RouteInfo) and info.include_in_schema:
             builder.add_http_route(path, info)
-    if builder.servers:
-        document["servers"] = builder.servers
+    document["servers"] = builder.servers
     document["defaultContentType"] = "application/json"
     document["channels"] = builder.channels
     document["operations"] = builder.operations
     if builder.messages:
         document["components"] = {"messages": builder.messages}
+    from_faststream = [broker for broker in brokers if _from_faststream(broker)]
+    if from_faststream:
+        _faststream().add_brokers(document, from_faststream)
+    if not document["servers"]:
+        del document["servers"]
     return document
 
 
+def _sources(app: _Documented) -> list[tuple[object, int]]:
+    """What the FastStream brokers' parts are made from (their subscribers and publishers)."""
+    found: list[tuple[object, int]] = []
+    for broker in _brokers(app):
+        if _from_faststream(broker):
+            found.extend(_faststream().sources(broker))
+    return found
+
+
 # -- serving --------------------------------------------------------------------------------------
+
+
+def _same(old: list[Any], new: list[Any]) -> bool:
+    """The same objects (by identity) in the same order."""
+    return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
 
 
 class AsyncAPIDocument:
@@ -353,19 +406,23 @@ class AsyncAPIDocument:
         self.script_url = _text("script_url", script_url)
         self.stylesheet_url = _text("stylesheet_url", stylesheet_url)
         self.builds = 0  # how often the document was built (the cache's tests read it)
-        self._key: tuple[object, list[tuple[str, object]]] | None = None
+        self._key: tuple[list[object], list[tuple[str, object]], list[tuple[object, int]]] | None
+        self._key = None
         self._document: dict[str, Any] = {}
         self._json = b""
         self._pages: dict[str, bytes] = {}
 
     def _fresh(self) -> None:
-        broker, routes = self.app.broker, [(path, route) for path, route in self.app.routes]
+        brokers, routes = _brokers(self.app), [(path, route) for path, route in self.app.routes]
+        sources = _sources(self.app)
         key = self._key
         if (
             key is not None
-            and key[0] is broker
-            and len(key[1]) == len(routes)
-            and all(a[0] == b[0] and a[1] is b[1] for a, b in zip(key[1], routes, strict=True))
+            and _same(key[0], brokers)
+            and _same([r for _, r in key[1]], [r for _, r in routes])
+            and [p for p, _ in key[1]] == [p for p, _ in routes]
+            and _same([s for s, _ in key[2]], [s for s, _ in sources])
+            and [n for _, n in key[2]] == [n for _, n in sources]
         ):
             return
         import json
@@ -373,7 +430,7 @@ class AsyncAPIDocument:
         self._document = build_document(self.app)
         self._json = json.dumps(self._document, ensure_ascii=False).encode("utf-8")
         self._pages = {}
-        self._key = (broker, routes)
+        self._key = (brokers, routes, sources)
         self.builds += 1
 
     def document(self) -> dict[str, Any]:
