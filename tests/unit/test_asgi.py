@@ -155,3 +155,36 @@ async def test_asgi_asyncapi_path_mounts_the_page_and_the_json_document() -> Non
     page = await client.get("/docs")
     assert page.status_code == 200 and "Orders" in page.text
     assert [path for path, _ in app.routes] == ["/docs", "/docs.json"]
+
+
+async def test_asgi_from_app_rebuilds_every_constructor_setting() -> None:
+    import inspect
+
+    from asgi_core import Application
+
+    def hook() -> None:
+        pass
+
+    app = Application(
+        None,
+        None,
+        None,
+        "t",
+        "2.0",
+        "d",
+        "tos",
+        {"name": "MIT"},
+        {"name": "me"},
+        [{"name": "tag"}],
+        {"url": "https://x"},
+        "urn:x",
+        [hook],
+        [hook],
+        [hook],
+        [hook],
+        startup_timeout=5,
+        shutdown_timeout=6,
+    )
+    parameters = set(inspect.signature(Application.__init__).parameters) - {"self", "broker"}
+    assert set(app._init_kwargs()) == parameters  # a new parameter must be added there
+    assert AsgiFastStream.from_app(app, [])._init_kwargs() == app._init_kwargs()

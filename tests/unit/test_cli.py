@@ -205,3 +205,11 @@ def test_python_dash_m_asgi_core_runs_the_cli() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith(f"asgi-core {__version__} ")
+
+
+def test_cli_server_names_and_flags_come_from_the_runner_registry() -> None:
+    from asgi_core import _serving
+
+    assert cli.SERVERS == tuple(_serving.RUNNERS)
+    assert set(cli.SERVER_FLAGS) == _serving.SERVER_OPTIONS  # every server option has a flag
+    assert cli.FLAGS["--server"][0]["choices"] == cli.SERVERS

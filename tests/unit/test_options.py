@@ -112,3 +112,37 @@ def test_options_bind_works_out_each_function_separately_and_repeatably() -> Non
 
 def test_options_other_generic_annotations_pass_through_unchecked() -> None:
     assert convert({"a": 1}, dict[str, int], hook="h", option="o") == {"a": 1}
+
+
+def test_options_the_check_and_the_call_read_a_signature_the_same_way() -> None:
+    from collections.abc import Callable
+
+    from asgi_core._options import accepted_options, check_hook_options
+
+    def hook(
+        a: int = 0, /, b: int = 0, *args: object, c: str = "", worker_id: int | None = None
+    ) -> None:
+        pass
+
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, d: int = 0) -> None:
+            pass
+
+    cases: list[tuple[Callable[..., object], set[str]]] = [
+        (hook, {"b", "c"}),
+        (Unhashable(), {"d"}),
+        (max, set()),  # no signature: nothing accepted, nothing passed
+    ]
+    for func, names in cases:
+        assert accepted_options([func]) == (names, False)
+        given = {name: "1" for name in ("a", "b", "c", "d", "e")}
+        assert set(bind_options(func, given, hook="h")) == names
+    assert accepted_options([hook, lambda **rest: None]) == ({"b", "c"}, True)
+    with pytest.raises(ConfigError, match=r"unknown option 'a': neither any hook of 'me'"):
+        check_hook_options("me", {"a": 1}, on_startup=[hook], lifespan=None)
+    with pytest.raises(ConfigError, match=r"neither the server nor .*valid options: b, c, port\)"):
+        check_hook_options(
+            "me", {"a": 1}, on_startup=[hook], lifespan=None, server_options=frozenset({"port"})
+        )
