@@ -37,10 +37,10 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from asgi_core_extras.faststream._di import adapt, adapt_lifespan
+from ._di import adapt, adapt_lifespan  # mypy knows the package as extras/, not asgi_core_extras
 
 if TYPE_CHECKING:
-    from asgi_core_extras.faststream._di import HookContext
+    from ._di import HookContext
 
 __all__ = ["STAGES", "FastStreamSettings", "is_faststream_app", "settings_from_faststream"]
 
@@ -174,8 +174,8 @@ def _plain(value: object) -> Any:
         items = dict(value)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         items = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    elif callable(getattr(value, "model_dump", None)):  # a pydantic model (FastStream 0.5)
-        items = value.model_dump(by_alias=True, exclude_none=True)
+    elif callable(dump := getattr(value, "model_dump", None)):  # pydantic (FastStream 0.5)
+        items = dump(by_alias=True, exclude_none=True)
     elif isinstance(value, Sequence):
         return [_plain(item) for item in value]
     else:  # pydantic's AnyHttpUrl, EmailStr ...

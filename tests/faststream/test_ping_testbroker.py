@@ -42,9 +42,9 @@ async def under_test_broker(kind: str) -> AsyncIterator[Any]:
     module = importlib.import_module(module_name)
     broker = getattr(module, broker_name)()
 
-    @broker.subscriber("orders")
     async def handle(body: str) -> None: ...
 
+    broker.subscriber("orders")(handle)
     async with getattr(module, test_broker_name)(broker):
         yield broker
 
