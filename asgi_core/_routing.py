@@ -10,11 +10,14 @@ Rules:
 * A mount matches its path and everything below it at a ``/`` boundary: ``/api`` matches
   ``/api``, ``/api/`` and ``/api/x``, never ``/apix``. The longest match wins whatever the
   registration order; among equal paths the first registered wins.
-* The mounted app gets a copy of the scope whose ``root_path`` is extended by the mount path and
-  whose ``path`` is the full path (``root_path`` + route path), so that ``path`` minus
-  ``root_path`` is what lies below the mount (ASGI ``www`` spec: PATH_INFO).
+* The mounted app gets a copy of the scope whose ``root_path`` (without a trailing slash) is
+  extended by the mount path and whose ``path`` is the full path (``root_path`` + route path),
+  so that ``path`` minus ``root_path`` is what lies below the mount (ASGI ``www`` spec:
+  PATH_INFO). A scope whose ``path`` or ``root_path`` is not a ``str`` is a ``ScopeError``.
 
-How it works: ``Routes`` is the public list of ``(path, app)`` pairs. Each mutation checks what
+How it works: ``Routes.resolve(scope)`` applies all of these rules in one call and returns the
+app and its scope, or None for the caller's not-found answer. ``Routes`` is the public list of
+``(path, app)`` pairs. Each mutation checks what
 it adds and drops the index; the next lookup rebuilds it as a dict from normalised path to the
 first pair registered there. A lookup cuts the route path to the depth of the deepest mount, then
 back one segment at a time down to the root mount: at most one dict lookup per segment of the
@@ -26,13 +29,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, SupportsIndex
 
+from asgi_core.exceptions import scope_error
 from asgi_core.types import ASGIApp, Scope
 
-__all__ = ["Routes", "child_scope", "normalize_mount_path", "route_path"]
+__all__ = ["Routes", "normalize_mount_path", "route_path"]
 
 Route = tuple[str, ASGIApp]
 _MEMO_SIZE = 1024
 _MEMO_KEY_LENGTH = 256  # longer paths are looked up every time: junk paths can't pin memory
+_UNSEEN: Any = object()  # not in the memo (None there is a remembered miss)
 
 
 def normalize_mount_path(path: object) -> str:
@@ -65,6 +70,35 @@ class Routes(list[Route]):
 
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         super().__init__(_checked(route) for route in routes)
+
+    def resolve(self, scope: Scope) -> tuple[ASGIApp, dict[str, Any]] | None:
+        """The app mounted for an ``http``/``websocket`` scope and the child scope it gets.
+
+        None if no mount matches (the caller answers not found). This is the per-request path,
+        so the memo read is written out here rather than a call to ``lookup``.
+        """
+        path = scope.get("path")
+        root_path = scope.get("root_path", "")
+        if not isinstance(path, str) or not isinstance(root_path, str):
+            raise scope_error(
+                scope,
+                f"{scope['type']} scopes need 'path' and 'root_path' as str, "
+                f"not {path!r} and {root_path!r}",
+            )
+        if root_path:
+            root_path = root_path.rstrip("/")
+            path = route_path(path, root_path)
+        memo = self._memo
+        found = memo.get(path, _UNSEEN) if memo is not None else _UNSEEN
+        if found is _UNSEEN:
+            found = self.lookup(path)
+        if found is None:
+            return None
+        prefix, app = found
+        child = dict(scope)  # copy, then set: cheaper than {**scope, ...}, which hashes twice
+        child["root_path"] = root_path + prefix
+        child["path"] = root_path + path
+        return app, child
 
     def lookup(self, path: str) -> Route | None:
         """The ``(normalised mount path, app)`` matching the route path ``path``, if any.
@@ -177,11 +211,3 @@ def route_path(path: str, root_path: str) -> str:
         if not rest or rest[0] == "/":
             return rest
     return path
-
-
-def child_scope(scope: Scope, root_path: str, remainder: str, prefix: str) -> dict[str, Any]:
-    """A copy of ``scope`` for the app mounted at ``prefix``; ``remainder`` is the route path."""
-    child = dict(scope)  # copy, then set: cheaper than {**scope, ...}, which hashes twice
-    child["root_path"] = root_path + prefix
-    child["path"] = root_path + remainder
-    return child

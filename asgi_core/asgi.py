@@ -1,8 +1,9 @@
 """``AsgiFastStream``: the application as an ASGI callable.
 
 ``lifespan`` scopes go to the lifespan driver (``_lifespan.py``); ``http`` and ``websocket``
-scopes go to the mounted app with the longest matching path (``_routing.py``), or to
-``not_found``; any other scope type is a ``ScopeError``.
+scopes go to the mounted app that ``Routes.resolve`` picks, with the child scope it builds
+(every routing rule is in ``_routing.py``), or to ``not_found``; any other scope type is a
+``ScopeError``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgi_core._lifespan import run_lifespan
 from asgi_core._responses import AsgiResponse, WebSocketClose
-from asgi_core._routing import Routes, child_scope, route_path
+from asgi_core._routing import Routes
 from asgi_core.application import (
     DEFAULT_SHUTDOWN_TIMEOUT,
     DEFAULT_STARTUP_TIMEOUT,
@@ -22,7 +23,7 @@ from asgi_core.application import (
     LoggerLike,
     logger,
 )
-from asgi_core.exceptions import ScopeError
+from asgi_core.exceptions import scope_error
 
 if TYPE_CHECKING:
     from asgi_core._hooks import Hook
@@ -36,11 +37,8 @@ _HTTP_NOT_FOUND = AsgiResponse(
     NOT_FOUND_MESSAGE.encode(), 404, {"content-type": "text/plain; charset=utf-8"}
 )
 _WEBSOCKET_NOT_FOUND = WebSocketClose(1000, NOT_FOUND_MESSAGE)
-
-
-def _scope_error(scope: object, problem: str) -> ScopeError:
-    shown = repr(scope) if len(repr(scope)) <= 200 else repr(scope)[:200] + "..."
-    return ScopeError(f"{problem}; the server passed the scope {shown}")
+# the not-found answer by scope type: the one place it is chosen (not_found and __call__ read it)
+_NOT_FOUND: dict[str, ASGIApp] = {"http": _HTTP_NOT_FOUND, "websocket": _WEBSOCKET_NOT_FOUND}
 
 
 class AsgiFastStream(Application):
@@ -140,36 +138,21 @@ class AsgiFastStream(Application):
                 raise TypeError  # indexable is not enough: everything below reads it as a dict
             kind = scope["type"]
         except (KeyError, TypeError):
-            raise _scope_error(scope, "an ASGI scope must be a dict with a 'type' key") from None
+            raise scope_error(scope, "an ASGI scope must be a dict with a 'type' key") from None
         if kind == "http" or kind == "websocket":
-            path = scope.get("path")
-            root_path = scope.get("root_path", "")
-            if not isinstance(path, str) or not isinstance(root_path, str):
-                raise _scope_error(
-                    scope,
-                    f"{kind} scopes need 'path' and 'root_path' as str, "
-                    f"not {path!r} and {root_path!r}",
-                )
-            if root_path:
-                root_path = root_path.rstrip("/")
-                remainder = route_path(path, root_path)
-            else:
-                remainder = path
-            found = self._routes.lookup(remainder)
-            if found is None:
-                if self._custom_not_found:
-                    await self.not_found(scope, receive, send)
-                elif kind == "http":
-                    await _HTTP_NOT_FOUND(scope, receive, send)
-                else:
-                    await _WEBSOCKET_NOT_FOUND(scope, receive, send)
+            hit = self._routes.resolve(scope)
+            if hit is None:
+                # straight to the answer unless a subclass overrides not_found: one call frame
+                # less on every miss (benchmarks: "404 miss", "WebSocket refusal")
+                miss = self.not_found if self._custom_not_found else _NOT_FOUND[kind]
+                await miss(scope, receive, send)
                 return
-            prefix, app = found
-            await app(child_scope(scope, root_path, remainder, prefix), receive, send)
+            app, child = hit
+            await app(child, receive, send)
         elif kind == "lifespan":
             await self.lifespan(scope, receive, send)
         else:
-            raise _scope_error(
+            raise scope_error(
                 scope,
                 f"unsupported scope type {kind!r}; AsgiFastStream serves 'http', 'websocket' "
                 "and 'lifespan'",
@@ -211,10 +194,7 @@ class AsgiFastStream(Application):
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         """HTTP: 404 with a short text body. WebSocket: ``websocket.close`` (1000) before accept."""
-        if scope["type"] == "websocket":
-            await _WEBSOCKET_NOT_FOUND(scope, receive, send)
-        else:
-            await _HTTP_NOT_FOUND(scope, receive, send)
+        await _NOT_FOUND.get(scope["type"], _HTTP_NOT_FOUND)(scope, receive, send)
 
     @contextlib.asynccontextmanager
     async def start_lifespan_context(self, **run_extra_options: object) -> AsyncIterator[None]:

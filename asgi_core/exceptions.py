@@ -32,6 +32,12 @@ class ScopeError(AsgiCoreError):
     """The server passed a scope that is not a valid ASGI scope for this application."""
 
 
+def scope_error(scope: object, problem: str) -> ScopeError:
+    """A ``ScopeError`` saying ``problem``, then the scope the server passed (repr, cut at 200)."""
+    shown = repr(scope) if len(repr(scope)) <= 200 else repr(scope)[:200] + "..."
+    return ScopeError(f"{problem}; the server passed the scope {shown}")
+
+
 class MessageError(AsgiCoreError):
     """``receive()`` returned something that is not a valid message for the scope."""
 

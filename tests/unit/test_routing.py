@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from hypothesis import given, strategies as st
 
-from asgi_core._routing import Routes, child_scope, normalize_mount_path, route_path
+from asgi_core._routing import Routes, normalize_mount_path, route_path
+from asgi_core.exceptions import ScopeError
 from tests.strategies import mount_paths, request_paths, root_paths
 
 
@@ -105,16 +106,27 @@ def test_routing_route_path_accepts_both_server_conventions(
     assert route_path(path, root_path) == expected
 
 
-def test_routing_child_scope_is_a_copy_with_extended_root_path_and_full_path() -> None:
-    scope = {"type": "http", "path": "/api/x", "root_path": "/root", "query_string": b"q=1"}
-    child = child_scope(scope, "/root", "/api/x", "/api")
-    assert child == {
-        "type": "http",
-        "path": "/root/api/x",
-        "root_path": "/root/api",
-        "query_string": b"q=1",
-    }
-    assert scope["path"] == "/api/x" and scope["root_path"] == "/root"
+def test_routing_resolve_gives_a_child_scope_copy_with_extended_root_path_and_full_path() -> None:
+    api = _make_app(0)
+    routes = Routes([("/api", api)])
+    scope = {"type": "http", "path": "/api/x", "root_path": "/root/", "query_string": b"q=1"}
+    assert routes.resolve(scope) == (
+        api,
+        {"type": "http", "path": "/root/api/x", "root_path": "/root/api", "query_string": b"q=1"},
+    )
+    assert scope["path"] == "/api/x" and scope["root_path"] == "/root/"
+    assert routes.resolve({"type": "http", "path": "/other", "root_path": ""}) is None
+    routes.append(("/other", api))  # the memo of the miss is dropped with the change
+    assert routes.resolve({"type": "http", "path": "/other", "root_path": ""}) is not None
+
+
+@pytest.mark.parametrize("paths", [{"path": b"/api"}, {"path": "/api", "root_path": None}])
+def test_routing_resolve_refuses_a_path_or_root_path_that_is_not_a_str(
+    paths: dict[str, Any],
+) -> None:
+    scope = {"type": "websocket", "root_path": "", **paths}
+    with pytest.raises(ScopeError, match=r"websocket scopes need 'path' and 'root_path' as str"):
+        Routes([("/api", _make_app(0))]).resolve(scope)
 
 
 def _expected_match(table: list[str], path: str) -> str | None:
@@ -144,16 +156,19 @@ def test_routing_property_longest_boundary_match_and_consistent_child_scope(
     if uvicorn_style:
         assert remainder == path or (path == "/" and remainder == "/")
     found = routes.lookup(remainder)
+    resolved = routes.resolve({"type": "http", "path": server_path, "root_path": root_path})
     expected = _expected_match(table, remainder)
     if expected is None:
-        assert found is None
+        assert found is None and resolved is None
         return
-    assert found is not None
+    assert found is not None and resolved is not None
     prefix, app = found
     assert prefix == expected
     first = next(i for i, m in enumerate(table) if m.rstrip("/") == expected)
     assert app is apps[first]  # among equal paths the first registered wins
-    child = child_scope({"path": server_path}, root_path, remainder, prefix)
+    assert resolved[0] is app
+    child = resolved[1]
+    assert child["root_path"] == root_path + prefix
     below = child["path"][len(child["root_path"]) :]
     assert child["path"] == child["root_path"] + below
     assert below == "" or below.startswith("/")
