@@ -3,7 +3,7 @@
     from asgi_core_extras.faststream._app import settings_from_faststream
 
     settings = settings_from_faststream(fs_app)        # FastStream 0.5.31+ or 0.7.x
-    app = AsgiFastStream(**settings.application_kwargs(), asgi_routes=routes)
+    app = AsgiFastStream(settings.broker, routes, **settings.application_kwargs())
     for broker in settings.brokers[1:]:
         app.add_broker(broker)
 
@@ -76,10 +76,13 @@ class FastStreamSettings:
         return self.brokers[0] if self.brokers else None
 
     def application_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``asgi_core.Application`` (``broker``: the first broker)."""
+        """Keyword arguments for ``asgi_core.Application``, all but the broker.
+
+        The broker is positional-only in ``AsgiFastStream``: pass ``settings.broker`` first.
+        """
         kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         del kwargs["brokers"], kwargs["specification"]
-        return {"broker": self.broker, **kwargs}
+        return kwargs
 
 
 def is_faststream_app(app: object) -> bool:
