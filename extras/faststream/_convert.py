@@ -16,6 +16,7 @@ Rules (each key of the 2.6.0 objects FastStream writes is in a table below; any 
 * A server's ``url`` becomes ``host`` and ``pathname``, as 0.7 writes them, without any
   ``user:password@`` (0.5 writes RabbitMQ's credentials into the URL). Server names in
   ``servers`` lists and ``security`` requirements become ``$ref``s.
+* AMQP bindings 0.2.0 become 0.3.0, the version 3.0.0 documents use (``_amqp`` has how).
 * ``messageId`` and ``operationId`` are dropped (3.0.0 names messages and operations by their
   keys; an ``operationId`` becomes the operation's key). Top-level ``info``, ``id``, ``tags``,
   ``externalDocs`` and ``defaultContentType`` are the app's, so the caller supplies them.
@@ -106,9 +107,37 @@ def _address(name: str, channel: Mapping[str, Any], operation: Mapping[str, Any]
     return name.partition(":")[0]
 
 
+def _amqp(where: str, binding: Mapping[str, Any]) -> dict[str, Any]:
+    """An AMQP binding 0.2.0 as 0.3.0: ``cc``/``bcc`` are lists; a channel is a queue (what a
+    subscriber consumes) or a routing key on an exchange (what a publisher sends to), not both;
+    ``replyTo`` is gone (0.3.0 has no such field)."""
+    converted = {key: value for key, value in binding.items() if key != "replyTo"}
+    converted["bindingVersion"] = "0.3.0"
+    for key in ("cc", "bcc"):
+        if isinstance(converted.get(key), str):
+            converted[key] = [converted[key]]
+    if where == "receive" and "queue" in converted:
+        converted["is"] = "queue"
+        converted.pop("exchange", None)
+    elif where == "send" and "exchange" in converted:
+        converted["is"] = "routingKey"
+        converted.pop("queue", None)
+    return converted
+
+
+def _bindings(where: str, bindings: Mapping[str, Any]) -> dict[str, Any]:
+    """Bindings as 3.0.0 validates them: only AMQP's version changed (0.2.0 -> 0.3.0)."""
+    return {
+        protocol: _amqp(where, binding) if protocol == "amqp" else binding
+        for protocol, binding in bindings.items()
+    }
+
+
 def _message(name: str, message: Mapping[str, Any]) -> dict[str, Any]:
     _check(f"message {name!r}", message, {*_MESSAGE_KEEP, "messageId", "schemaFormat"})
     converted = {key: value for key, value in message.items() if key in _MESSAGE_KEEP}
+    if message.get("bindings"):
+        converted["bindings"] = _bindings("message", message["bindings"])
     if "schemaFormat" in message and "payload" in message:  # 3.0.0: a multi-format schema
         converted["payload"] = {
             "schemaFormat": message["schemaFormat"],
@@ -133,6 +162,10 @@ def _channel(name: str, channel: Mapping[str, Any], part: dict[str, Any]) -> Non
     messages: dict[str, Any] = {}
     converted["messages"] = messages
     converted.update((key, value) for key, value in channel.items() if key in _CHANNEL_KEEP)
+    if channel.get("bindings"):  # an AMQP channel is read by what its operation does
+        converted["bindings"] = _bindings(
+            _ACTIONS[ops[0][0]][0] if ops else "", channel["bindings"]
+        )
     if channel.get("parameters"):
         converted["parameters"] = {
             key: {k: v for k, v in param.items() if k in ("description", "location")}
@@ -157,6 +190,8 @@ def _channel(name: str, channel: Mapping[str, Any], part: dict[str, Any]) -> Non
             references.append(_ref("channels", name, "messages", key))
         op: dict[str, Any] = {"action": action, "channel": _ref("channels", name)}
         op.update((k, v) for k, v in operation.items() if k in _OPERATION_KEEP)
+        if operation.get("bindings"):
+            op["bindings"] = _bindings(action, operation["bindings"])
         if operation.get("security"):
             op["security"] = _security(operation["security"])
         op["messages"] = references
