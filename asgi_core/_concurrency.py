@@ -22,8 +22,10 @@ __all__ = [
     "Mailbox",
     "TaskGroup",
     "current_library",
+    "is_cancellation",
     "new_event",
     "run_bounded",
+    "spawn_detached",
 ]
 
 T = TypeVar("T")
@@ -34,11 +36,22 @@ class DeadlineExceeded(Exception):
 
 
 def current_library() -> Literal["asyncio", "trio"]:
-    """Name the async library running the current task (trio only if trio is running it)."""
+    """Name the async library running the current task (trio only if trio is running it).
+
+    ``trio.lowlevel.in_trio_task()`` is the cheap test, but only trio 0.29+ has it; on an older
+    trio, ``current_task()`` raises ``RuntimeError`` outside a trio task.
+    """
     trio = sys.modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_task():
-        return "trio"
-    return "asyncio"
+    if trio is None:
+        return "asyncio"
+    in_trio_task = getattr(trio.lowlevel, "in_trio_task", None)
+    if in_trio_task is not None:
+        return "trio" if in_trio_task() else "asyncio"
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return "asyncio"
+    return "trio"
 
 
 async def run_bounded(
@@ -136,6 +149,58 @@ def new_event() -> Event:
     import asyncio
 
     return asyncio.Event()
+
+
+def spawn_detached(fn: Callable[[], Awaitable[object]]) -> Callable[[], object]:
+    """Run ``fn()`` in a task that belongs to no caller; return what cancels it.
+
+    The task lives in no cancel scope and no task group of the caller, so it may be started from
+    one task or scope and waited for from another, and an outer cancellation does not reach it.
+    On trio it is a system task with a copy of the caller's context: ``fn`` must not raise (a
+    system task that raises crashes the run); its cancellation is fine. On asyncio the task is
+    kept referenced until it ends.
+    """
+    if current_library() == "trio":
+        import contextvars
+
+        import trio
+
+        scope = trio.CancelScope()
+
+        async def run_in_scope() -> None:
+            with scope:
+                await fn()
+
+        trio.lowlevel.spawn_system_task(run_in_scope, context=contextvars.copy_context())
+        return scope.cancel
+    import asyncio
+
+    async def run() -> None:
+        await fn()
+
+    task = asyncio.ensure_future(run())
+    _detached.add(task)
+    task.add_done_callback(_detached.discard)
+    return task.cancel
+
+
+_detached: set[Any] = set()  # asyncio keeps only weak references to running tasks
+
+
+def is_cancellation(error: BaseException) -> bool:
+    """Whether ``error`` is the running library's cancellation."""
+    if current_library() == "trio":
+        import trio
+
+        kind: type[BaseException] = trio.Cancelled
+    else:
+        import asyncio
+
+        kind = asyncio.CancelledError
+    if isinstance(error, kind):
+        return True
+    split = getattr(error, "split", None)  # a group of cancellations (a nursery's) is one too
+    return split is not None and isinstance(error, BaseException) and split(kind)[1] is None
 
 
 class Mailbox(Generic[T]):

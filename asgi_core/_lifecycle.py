@@ -17,10 +17,12 @@ Shutdown steps, each bounded by ``shutdown_timeout`` and run even if an earlier 
 4. the ``after_shutdown`` hooks;
 5. exit the user ``lifespan`` context, if it was entered.
 
-Contexts (the user lifespan, the mounted apps) are entered and exited in tasks of their own
-(``_held.py``), inside a task group that lives from ``async with lifecycle`` to its end, so our
-time limits never interleave with the scopes a user's lifespan opens. Enter and leave the
-``async with`` in the same task.
+Contexts (the user lifespan, the mounted apps) are entered and exited in detached tasks of
+their own (``_held.py``), so our time limits never interleave with the scopes a user's lifespan
+opens, and nothing stays open in the caller: ``startup()`` and ``shutdown()`` may run in
+different tasks and cancel scopes. ``close()`` (or leaving ``async with lifecycle``) cancels and
+awaits a context task still running after a failed or interrupted exit. When there is no context
+to hold, no task is started at all.
 
 The first failing startup step stops the startup. What had already started is undone with the
 same shutdown sequence minus the hooks: the shutdown hooks belong to a completed startup. After a
@@ -35,7 +37,7 @@ import functools
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from asgi_core._concurrency import DeadlineExceeded, TaskGroup, run_bounded
+from asgi_core._concurrency import DeadlineExceeded, run_bounded
 from asgi_core._held import Held
 from asgi_core._hooks import Hooks, call_hook
 from asgi_core._options import bind_options, describe
@@ -93,7 +95,6 @@ class Lifecycle:
     ) -> None:
         self._hooks = hooks.copy()
         self._mounted = mounted
-        self._group = TaskGroup()
         self._broker = broker  # read when its step comes: on_startup hooks may set it
         self._lifespan = lifespan
         self._options = dict(options)
@@ -106,12 +107,17 @@ class Lifecycle:
         self.stopped = False
 
     async def __aenter__(self) -> Lifecycle:
-        await self._group.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._group.cancel()  # every context was exited by now, or failed to exit in time
-        await self._group.__aexit__(None, None, None)
+        await self.close()
+
+    async def close(self) -> None:
+        """Cancel and await what still holds a context (every one was exited by now, or failed
+        to exit in time); shielded, and bounded by ``shutdown_timeout``."""
+        for held in (self._mounted_held, self._lifespan_held):
+            if held is not None:
+                await held.close(self._timeouts["shutdown"])
 
     @property
     def running(self) -> bool:
@@ -193,7 +199,7 @@ class Lifecycle:
                 f"lifespan must return an async context manager (decorate it with "
                 f"@contextlib.asynccontextmanager), but {name} returned {context!r}"
             )
-        self._lifespan_held = held = await Held.enter(self._group, context)
+        self._lifespan_held = held = await Held.enter(context)
         value = held.value
         if value is None:
             return
@@ -206,7 +212,7 @@ class Lifecycle:
 
     async def _enter_mounted(self) -> None:
         assert self._mounted is not None  # only yielded as a step when there is one
-        self._mounted_held = await Held.enter(self._group, self._mounted(self.state))
+        self._mounted_held = await Held.enter(self._mounted(self.state))
 
     async def _start_broker(self, broker: Any) -> None:
         self._started_broker = broker  # a broker whose start() was called gets closed

@@ -241,26 +241,27 @@ class Application:
         """Run the startup steps: lifespan, ``on_startup``, broker start, ``after_startup``.
 
         On failure what had started is undone and the original exception is raised; on
-        Python 3.11+ a note on it names the failing step.
+        Python 3.11+ a note on it names the failing step. Nothing stays open in the caller:
+        ``stop()`` may be called from another task or cancel scope.
         """
         if self.running:
             raise RuntimeError(f"{self!r} is already started; stop() it before starting again")
-        lifecycle = await self._new_lifecycle(run_extra_options).__aenter__()
+        lifecycle = self._new_lifecycle(run_extra_options)
         try:
             failure = await lifecycle.startup()
-        except BaseException:  # cancelled: startup undid itself; close the task group too
-            await lifecycle.__aexit__(None, None, None)
+        except BaseException:  # cancelled: startup undid itself; end what still runs
+            await lifecycle.close()
             raise
         if failure is not None:
-            await lifecycle.__aexit__(None, None, None)
+            await lifecycle.close()
             raise failure.error
 
     async def stop(self) -> None:
         """Run the shutdown steps once; every step runs even if an earlier one raised.
 
         Raises the original exception if one step failed, or one ``HookError`` listing them
-        (``errors`` holds each exception) if several did. Does nothing if not started. Call it
-        from the task that called ``start()`` (it closes the task group ``start()`` opened).
+        (``errors`` holds each exception) if several did. Does nothing if not started. Any task
+        may call it, in any cancel scope, not only the one that called ``start()``.
         """
         lifecycle = self._lifecycle
         if lifecycle is None or not lifecycle.running:
@@ -268,7 +269,7 @@ class Application:
         try:
             failures = await lifecycle.shutdown()
         finally:
-            await lifecycle.__aexit__(None, None, None)
+            await lifecycle.close()
         if failures:
             raise error_for("shutdown", failures)
 

@@ -1,0 +1,226 @@
+"""``start()`` and ``stop()`` leave nothing open in the caller: other scopes, other tasks (#9).
+
+Each shape runs on asyncio and trio, with no lifespan, with a user lifespan that opens its own
+task group with a child running until the lifespan exits, and with a mounted app whose lifespan
+runs beside ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+import pytest
+
+from asgi_core import Application, AsgiFastStream
+from asgi_core.types import Receive, Scope, Send
+
+pytestmark = pytest.mark.anyio
+
+
+class Probe:
+    """Records what the lifespan's child task and the mounted app saw."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+
+def plain(probe: Probe) -> Application:
+    @contextlib.asynccontextmanager
+    async def unused() -> AsyncIterator[None]:  # pragma: no cover - never entered
+        yield
+
+    app = Application()
+    app.on_startup(lambda: probe.events.append("started"))
+    app.after_shutdown(lambda: probe.events.append("stopped"))
+    return app
+
+
+def with_task_group(probe: Probe) -> Application:
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        async def child() -> None:
+            probe.events.append("child running")
+            try:
+                await anyio.sleep_forever()
+            finally:
+                probe.events.append("child cancelled")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(child)
+            await anyio.sleep(0)  # the child runs before startup completes
+            probe.events.append("started")
+            yield
+            group.cancel_scope.cancel()
+        probe.events.append("stopped")
+
+    return Application(lifespan=lifespan)
+
+
+def with_mounted_app(probe: Probe) -> Application:
+    async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "lifespan"
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.sleep_forever)
+            assert (await receive())["type"] == "lifespan.startup"
+            probe.events.append("started")
+            await send({"type": "lifespan.startup.complete"})
+            assert (await receive())["type"] == "lifespan.shutdown"
+            group.cancel_scope.cancel()
+        probe.events.append("stopped")
+        await send({"type": "lifespan.shutdown.complete"})
+
+    return AsgiFastStream(asgi_routes=[("/mounted", mounted)])
+
+
+SHAPES: dict[str, Callable[[Probe], Application]] = {
+    "no lifespan": plain,
+    "lifespan with a task group": with_task_group,
+    "mounted app": with_mounted_app,
+}
+
+
+@pytest.fixture(params=list(SHAPES))
+def shape(request: pytest.FixtureRequest) -> Callable[[Probe], Application]:
+    return SHAPES[request.param]
+
+
+def assert_ran(probe: Probe, app: Application) -> None:
+    assert not app.running
+    assert probe.events[-1] == "stopped" and probe.events.count("stopped") == 1
+    assert "started" in probe.events
+    if "child running" in probe.events:
+        assert probe.events.index("child cancelled") < probe.events.index("stopped")
+
+
+async def test_start_and_stop_in_separate_cancel_scopes(
+    shape: Callable[[Probe], Application],
+) -> None:
+    probe = Probe()
+    app = shape(probe)
+    with anyio.fail_after(5):
+        await app.start()
+    assert app.running
+    with anyio.fail_after(5):
+        await anyio.sleep(0)  # the caller's own scopes keep working between the calls
+    with anyio.fail_after(5):
+        await app.stop()
+    assert_ran(probe, app)
+
+
+async def test_stop_from_another_task_than_start(shape: Callable[[Probe], Application]) -> None:
+    probe = Probe()
+    app = shape(probe)
+    async with anyio.create_task_group() as group:
+        group.start_soon(app.start)
+    assert app.running
+    async with anyio.create_task_group() as group:
+        group.start_soon(app.stop)
+    assert_ran(probe, app)
+
+
+async def test_a_supervisor_task_stops_what_a_worker_task_started(
+    shape: Callable[[Probe], Application],
+) -> None:
+    probe = Probe()
+    app = shape(probe)
+    started = anyio.Event()
+
+    async def worker() -> None:
+        with anyio.fail_after(5):
+            await app.start()
+        started.set()
+        await anyio.sleep_forever()  # until the supervisor cancels it
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(worker)
+        await started.wait()
+        with anyio.fail_after(5):
+            await app.stop()
+        group.cancel_scope.cancel()
+    assert_ran(probe, app)
+
+
+async def test_start_inside_a_scope_that_is_then_cancelled_keeps_the_app_running(
+    shape: Callable[[Probe], Application],
+) -> None:
+    probe = Probe()
+    app = shape(probe)
+    with anyio.CancelScope() as scope:
+        await app.start()
+        scope.cancel()
+        await anyio.sleep(0)  # cancelled here: the app, started in this scope, is not
+    assert app.running
+    if "child running" in probe.events:
+        assert "child cancelled" not in probe.events
+    await app.stop()
+    assert_ran(probe, app)
+
+
+@pytest.fixture
+async def started_app(shape: Callable[[Probe], Application]) -> AsyncIterator[tuple[Probe, Any]]:
+    probe = Probe()
+    app = shape(probe)
+    await app.start()  # fixture setup and teardown run in their own tasks on trio
+    yield probe, app
+    await app.stop()
+    assert_ran(probe, app)
+
+
+async def test_start_in_a_fixture_setup_and_stop_in_its_teardown(
+    started_app: tuple[Probe, Application],
+) -> None:
+    probe, app = started_app
+    assert app.running and "started" in probe.events
+
+
+async def test_async_with_and_start_lifespan_context_still_run_everything(
+    shape: Callable[[Probe], Application],
+) -> None:
+    probe = Probe()
+    app = shape(probe)
+    with anyio.fail_after(5):
+        async with app:
+            assert app.running
+    assert_ran(probe, app)
+    if isinstance(app, AsgiFastStream):
+        probe.events.clear()
+        with anyio.fail_after(5):
+            async with app.start_lifespan_context():
+                assert app.running
+        assert_ran(probe, app)
+
+
+async def test_a_cancelled_start_undoes_the_lifespan_and_lets_the_cancellation_through() -> None:
+    events: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.sleep_forever)
+            events.append("entered")
+            try:
+                yield
+            finally:
+                group.cancel_scope.cancel()
+                events.append("exited")
+
+    app = Application(lifespan=lifespan)
+    outer = anyio.CancelScope()
+
+    async def stuck() -> None:
+        if not outer.cancel_called:  # the first start() is cancelled while this step runs
+            outer.cancel()
+            await anyio.sleep_forever()
+
+    app.on_startup(stuck)
+    with outer as scope:
+        await app.start()
+    assert scope.cancelled_caught
+    assert events == ["entered", "exited"] and not app.running
+    with anyio.fail_after(5):
+        await app.start()  # nothing was left behind: it starts again
+        await app.stop()
+    assert events == ["entered", "exited"] * 2
