@@ -1,49 +1,41 @@
-"""A throwaway ``redis-server`` on 127.0.0.1 for one test, with a deadline on every wait.
+"""A throwaway ``redis-server`` on 127.0.0.1 for the e2e tests, with a deadline on every wait.
 
 The server keeps nothing on disk (``--save ''``, ``--appendonly no``, its directory is the
-test's), runs in a process group of its own, and is killed at the end whatever happened. It can
-be stopped and started again on the same port, to take the broker away from a served app and
-give it back.
+test's), runs in a process group of its own, and is killed at the end whatever happened
+(``brokers.BrokerProcess``). It can be stopped and started again on the same port, to take the
+broker away from a served app and give it back.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import pathlib
 import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 
+from tests.e2e.brokers import BrokerCase, BrokerProcess, running
 from tests.e2e.servers import free_port
+from tests.fixtures.redis_app import CLIENT_NAME, LIST
 
-__all__ = ["RedisServer", "running_redis_server"]
-
-READY_DEADLINE = 10.0
-STOP_DEADLINE = 10.0
+__all__ = ["REDIS", "RedisServer", "make_redis_server", "running_redis_server"]
 
 
-class RedisServer:
+class RedisServer(BrokerProcess):
     """One ``redis-server`` process on a fixed loopback port, and a plain client for it."""
 
+    title = "redis-server"
+
     def __init__(self, executable: str, port: int, directory: pathlib.Path) -> None:
+        super().__init__(directory)
         self.executable = executable
         self.port = port
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        path = self.directory / "redis.log"
-        return path.read_text(errors="replace") if path.exists() else ""
 
     def client(self) -> redis.Redis:
         """A new synchronous client whose every call gives up after a few seconds."""
@@ -51,9 +43,8 @@ class RedisServer:
             host="127.0.0.1", port=self.port, socket_timeout=5.0, socket_connect_timeout=5.0
         )
 
-    def start(self) -> None:
-        """Start the server and wait until it answers PING."""
-        args = [
+    def command(self) -> list[str]:
+        return [
             self.executable,
             "--port",
             str(self.port),
@@ -65,52 +56,20 @@ class RedisServer:
             "no",
             "--dir",
             str(self.directory),
-            "--logfile",
-            str(self.directory / "redis.log"),
         ]
-        self.process = subprocess.Popen(
-            args,
-            cwd=self.directory,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + READY_DEADLINE
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"redis-server exited early ({self.process.returncode}):\n{self.log()}"
-                )
-            with contextlib.suppress(redis.exceptions.ConnectionError):
-                with self.client() as client:
-                    if client.ping():
-                        return
-            time.sleep(0.05)
-        raise AssertionError(f"redis-server did not answer PING in time:\n{self.log()}")
 
-    def stop(self) -> None:
-        """Stop the server gracefully (SIGTERM; it saves nothing) and wait until it is gone."""
-        process = self.process
-        if process is None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_DEADLINE)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"redis-server did not stop:\n{self.log()}") from None
-        self.process = None
+    def answers(self) -> bool:
+        with contextlib.suppress(redis.exceptions.ConnectionError):
+            with self.client() as client:
+                return bool(client.ping())
+        return False
 
-    def kill(self) -> None:
-        """Kill whatever is left of the server's process group; wait for it."""
-        process = self.process
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_DEADLINE)
-        self.process = None
+    def service_env(self) -> dict[str, str]:
+        return {"E2E_REDIS_URL": self.url}
+
+    def publish(self, body: str) -> None:
+        with self.client() as client:
+            client.rpush(LIST, body.encode())
 
     def client_names(self) -> list[str]:
         """The ``name`` of every connection ``CLIENT LIST`` shows, ours included (unnamed)."""
@@ -118,10 +77,12 @@ class RedisServer:
             connections: list[dict[str, str]] = client.client_list()
         return [connection.get("name", "") for connection in connections]
 
+    def service_connections(self) -> int:
+        return self.client_names().count(CLIENT_NAME)
 
-@contextlib.contextmanager
-def running_redis_server(tmp_path: pathlib.Path) -> Iterator[RedisServer]:
-    """A started ``redis-server`` on a free port; killed at the end whatever happened."""
+
+def make_redis_server(tmp_path: pathlib.Path) -> RedisServer:
+    """A ``redis-server`` on a free port with its directory in ``tmp_path``, not started yet."""
     executable = shutil.which("redis-server")
     if executable is None:
         pytest.fail(
@@ -130,9 +91,15 @@ def running_redis_server(tmp_path: pathlib.Path) -> Iterator[RedisServer]:
         )
     directory = tmp_path / "redis"
     directory.mkdir()
-    server = RedisServer(executable, free_port(), directory)
-    try:
-        server.start()
+    return RedisServer(executable, free_port(), directory)
+
+
+@contextlib.contextmanager
+def running_redis_server(tmp_path: pathlib.Path) -> Iterator[RedisServer]:
+    """A started ``redis-server`` on a free port; killed at the end whatever happened."""
+    server = make_redis_server(tmp_path)
+    with running(server):
         yield server
-    finally:
-        server.kill()
+
+
+REDIS = BrokerCase("redis", "tests.fixtures.redis_app:app", "RedisBroker", True, make_redis_server)
