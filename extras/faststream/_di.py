@@ -35,7 +35,6 @@ Rules:
 
 from __future__ import annotations
 
-import functools
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -213,13 +212,10 @@ def _option_error(hook: str, func: Callable[..., object], error: Exception) -> C
     )
 
 
-def _call(name: str, original: Callable[..., object], call: Callable[[], Any]) -> Any:
-    try:
-        return call()
-    except ValueError as error:  # pydantic's and fast_depends' ValidationError
-        translated = _option_error(name, inspect.unwrap(original), error)
-        if translated is None:
-            raise
+def _raise_option_error(name: str, original: Callable[..., object], error: Exception) -> None:
+    """Raise the ``ConfigError`` for ``error`` if it is about the arguments; else return."""
+    translated = _option_error(name, inspect.unwrap(original), error)
+    if translated is not None:
         raise translated from error
 
 
@@ -244,15 +240,12 @@ def adapt(
     async def hook(**options: Any) -> Any:
         if before is not None:
             before()
-
         try:
             result = call(**options)
             return await result if inspect.isawaitable(result) else result
         except ValueError as error:  # pydantic's and fast_depends' ValidationError
-            translated = _option_error(name, inspect.unwrap(original), error)
-            if translated is None:
-                raise
-            raise translated from error
+            _raise_option_error(name, original, error)
+            raise
 
     _name_after(hook, original)
     return hook
@@ -270,25 +263,27 @@ def adapt_lifespan(
     def lifespan(**options: Any) -> Any:
         if before is not None:
             before()
-        return _call(name, original, functools.partial(call, **options))
+        try:
+            return call(**options)
+        except ValueError as error:  # pydantic's and fast_depends' ValidationError
+            _raise_option_error(name, original, error)
+            raise
 
     _name_after(lifespan, original)
     return lifespan
 
 
 def _name_after(wrapper: Callable[..., object], original: Callable[..., object]) -> None:
-    """Give ``wrapper`` the names of ``original`` (for messages), and a ``**options`` signature.
+    """Give ``wrapper`` the names of the user's function under ``original``, for messages.
 
-    No ``__wrapped__``: asgi_core's option binding must see ``**options``, not the hook's own
-    parameters, so that every option reaches FastStream's DI.
+    No ``__wrapped__``: asgi_core's option binding must see the wrapper's ``**options``, not
+    the hook's own parameters, so that every option reaches FastStream's DI.
     """
     real = inspect.unwrap(original)
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
         value = getattr(real, attribute, None)
         if value is not None:
             setattr(wrapper, attribute, value)
-    options = inspect.Parameter("options", inspect.Parameter.VAR_KEYWORD)
-    wrapper.__signature__ = inspect.Signature([options])  # type: ignore[attr-defined]
 
 
 def inject(func: Callable[..., Any], *, app_context: HookContext) -> Callable[..., Awaitable[Any]]:

@@ -177,6 +177,16 @@ async def test_inject_lifespan_resolves_markers_and_options() -> None:
     assert seen["exited"] is True
 
 
+async def test_inject_lifespan_missing_option_is_a_config_error_naming_it() -> None:
+    @asynccontextmanager
+    async def needs_env(env: str, app: Any = Context()) -> AsyncIterator[None]:
+        yield
+
+    factory = inject_lifespan(needs_env, app_context=HookContext(values()))
+    with pytest.raises(ConfigError, match=r"needs_env: FastStream's dependency .*'env': Field"):
+        factory(port="1")
+
+
 async def test_inject_through_an_asgi_core_application_demonstration() -> None:
     """How the core wires it: one HookContext per application, over ``app.context``."""
     seen: dict[str, Any] = {}
