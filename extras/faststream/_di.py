@@ -63,6 +63,7 @@ _FOREIGN_MODULES = {
     "dependency_injector": "Dependency Injector",
 }
 _INSTALL = "pip install 'asgi-core[faststream]'"
+_UNSET_WHEN_NONE = frozenset(("app", "broker", "logger"))  # asgi_core's None means "not set"
 
 
 def _origin_package(obj: object) -> str:
@@ -158,6 +159,8 @@ class HookContext:
         for key, value in self.values.items():
             if key == "context":  # FastStream's key for the repository itself
                 continue
+            if value is None and key in _UNSET_WHEN_NONE:
+                continue  # e.g. no broker yet: leave FastStream's own value, or none
             if key == "logger" and self.shared and repository.get("logger") is not None:
                 continue  # FastStream 0.5: the broker's logger, as under FastStream
             repository.set_global(key, value)

@@ -102,6 +102,20 @@ async def test_inject_logger_is_the_brokers_on_0_5_and_ours_on_0_7() -> None:
         assert seen == [OUR_LOGGER]
 
 
+async def test_inject_treats_no_broker_yet_as_not_set() -> None:
+    from faststream.redis import RedisBroker
+
+    broker = RedisBroker()  # 0.5: a broker puts itself in FastStream's context
+    seen: list[Any] = []
+
+    async def hook(br: Any = Context("broker", default="no broker")) -> None:
+        seen.append(br)
+
+    await inject(hook, app_context=HookContext(values(broker=None)))()
+    # 0.5: FastStream's own value stays (what a hook gets under FastStream); 0.7: none at all
+    assert seen == [broker if SHARED_CONTEXT else "no broker"]
+
+
 async def test_inject_shares_what_one_hook_sets_with_the_next() -> None:
     from faststream import ContextRepo
 
