@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._merge import pointer, pointer_parts
+
 __all__ = ["ConversionError", "convert_2_6"]
 
 
@@ -68,7 +70,7 @@ def _check(where: str, given: Mapping[str, Any], known: set[str]) -> None:
 
 
 def _ref(*parts: str) -> dict[str, str]:
-    return {"$ref": "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)}
+    return {"$ref": pointer(parts)}
 
 
 def _security(requirements: list[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -174,14 +176,15 @@ def _channel(name: str, channel: Mapping[str, Any], part: dict[str, Any]) -> Non
         }
     part["channels"][name] = converted
     for kind, operation in ops:
-        _check(f"channel {name!r} {kind}", operation, {*_OPERATION_KEEP, "message", "security"})
+        known = {*_OPERATION_KEEP, "message", "security", "operationId"}
+        _check(f"channel {name!r} {kind}", operation, known)
         action, key_format = _ACTIONS[kind]
         given = operation.get("message") or {}
         listed = given["oneOf"] if isinstance(given.get("oneOf"), list) else [given]
         references = []
         for message in listed:
             if isinstance(message.get("$ref"), str):
-                target = message["$ref"].rsplit("/", 1)[-1]
+                target = pointer_parts(message["$ref"])[-1]
                 key = _unique(target.removeprefix(f"{name}:"), messages)
                 messages[key] = dict(message)
             else:  # an inline message: kept inline in the channel

@@ -19,27 +19,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, unquote
 
-__all__ = ["merge_part", "refs_in"]
+__all__ = ["merge_part", "pointer", "pointer_parts", "refs_in"]
 
 _TOP_SECTIONS = ("servers", "channels", "operations")
 _SHARED_TOP = frozenset(("servers",))
 Section = tuple[str, ...]  # ("channels",) or ("components", "schemas")
 
 
-def _pointer(parts: Iterable[str]) -> str:
-    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+def pointer(parts: Iterable[str]) -> str:
+    """A local ``$ref`` to ``parts``, encoded as FastStream 0.7 does (RFC 6901 in a URI
+    fragment: ``~`` and ``/`` escaped, then percent-encoding, so ``{`` stays valid)."""
+    return "#/" + "/".join(
+        quote(p.replace("~", "~0").replace("/", "~1"), safe="~:._-") for p in parts
+    )
 
 
-def _parts(ref: str) -> list[str]:
-    return [p.replace("~1", "/").replace("~0", "~") for p in ref.removeprefix("#/").split("/")]
+def pointer_parts(ref: str) -> list[str]:
+    """The names in a local ``$ref``, decoded (the inverse of ``pointer``)."""
+    return [
+        unquote(p).replace("~1", "/").replace("~0", "~") for p in ref.removeprefix("#/").split("/")
+    ]
 
 
 def _target(ref: str) -> tuple[Section, str] | None:
     """The (section, name) a local ``$ref`` points into, or None for other references."""
     if not ref.startswith("#/"):
         return None
-    parts = _parts(ref)
+    parts = pointer_parts(ref)
     if parts[0] in _TOP_SECTIONS and len(parts) >= 2:
         return (parts[0],), parts[1]
     if parts[0] == "components" and len(parts) >= 3:
@@ -65,9 +73,9 @@ def _rewrite(node: Any, renamed: Mapping[tuple[Section, str], str]) -> Any:
         ref = node.get("$ref")
         target = _target(ref) if isinstance(ref, str) else None
         if ref is not None and target is not None and target in renamed:
-            parts = _parts(ref)
+            parts = pointer_parts(ref)
             parts[len(target[0])] = renamed[target]
-            copied["$ref"] = _pointer(parts)
+            copied["$ref"] = pointer(parts)
         return copied
     if isinstance(node, list):
         return [_rewrite(value, renamed) for value in node]

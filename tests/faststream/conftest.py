@@ -11,6 +11,7 @@ import json
 import pathlib
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import jsonschema
 import pytest
@@ -49,7 +50,7 @@ def resolve(document: Mapping[str, Any], ref: str) -> Any:
     """The object a local ``$ref`` points at; KeyError if it points at nothing."""
     node: Any = document
     for part in ref.removeprefix("#/").split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
+        node = node[unquote(part).replace("~1", "/").replace("~0", "~")]
     return node
 
 
