@@ -26,8 +26,9 @@ Rules:
   stays the broker's logger when the broker set one (what a hook gets under FastStream).
   FastStream 0.6+ has a context per application: the ``HookContext`` owns one
   (``faststream.context.ContextRepo``) shared by every hook of the application, so what one
-  hook ``set_global``\\s, the next one sees. FastStream 0.7 itself offers hooks only ``app`` and
-  ``context``; here they also get ``broker`` and ``logger``.
+  hook ``set_global``\\s, the next one sees. A value None for ``app``, ``broker`` or ``logger`` is
+  asgi_core's "not set" (no broker yet) and is not copied. FastStream 0.7 itself offers hooks
+  only ``app`` and ``context``; here they also get ``broker`` and ``logger``.
 * A default that asgi_core's option binding cannot interpret (a marker of an uninstalled
   FastStream, or of another framework) is never passed on silently: ``marker_problem`` returns
   the error text naming the hook, the parameter and what to do.
