@@ -3,6 +3,9 @@
 Output (under ``--output``, default ``benchmarks/``): ``README.md`` (the block between the
 results markers is replaced), ``ratios.png``, and ``results/latest.json`` (not committed;
 ``--from-json`` renders the README and chart again from it without measuring).
+
+The soak section runs only when ``--only`` names it; its table has its own markers in
+``README.md`` and its figures go to ``results/soak.json``, so it never replaces the others.
 """
 
 from __future__ import annotations
@@ -14,21 +17,24 @@ import platform
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
 from benchmarks.contenders import CONTENDERS
 from benchmarks.imports import run_imports
 from benchmarks.inprocess import Settings, in_process_cases, run_cases, scaling_cases
-from benchmarks.report import render, update_readme
+from benchmarks.report import SOAK_END, SOAK_START, render, render_soak, update_readme
 from benchmarks.results import Row, load_rows, save_rows
+from benchmarks.soak import STEPS, SoakSettings, run_soak, server_stack
 from benchmarks.wire import WireSettings, run_wire
 
 __all__ = ["MODES", "Mode", "main"]
 
 HERE = Path(__file__).resolve().parent
 SECTIONS = ("in-process", "scaling", "import", "wire")
+OPT_IN = ("soak",)
+"""Sections that run only when ``--only`` names them (a few minutes of load each)."""
 
 
 @dataclass(frozen=True)
@@ -40,11 +46,16 @@ class Mode:
     import_rounds: int
     wire_rounds: int
     wire_seconds: int
+    soak: SoakSettings
 
 
 MODES = {
-    "default": Mode(Settings(41, 0.005), Settings(21, 0.003), 10, 5, 3),
-    "quick": Mode(Settings(9, 0.001), Settings(5, 0.001), 3, 1, 1),
+    "default": Mode(
+        Settings(41, 0.005), Settings(21, 0.003), 10, 5, 3, SoakSettings(100_000, 10_000, 5, 2.25)
+    ),
+    "quick": Mode(
+        Settings(9, 0.001), Settings(5, 0.001), 3, 1, 1, SoakSettings(5_000, 1_000, 2, 1.25)
+    ),
 }
 
 
@@ -54,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--only",
         default=",".join(SECTIONS),
-        help=f"comma-separated sections to run (default: all of {','.join(SECTIONS)})",
+        help=f"comma-separated sections to run (default: all of {','.join(SECTIONS)}; "
+        f"{','.join(OPT_IN)} only when named: about 3.5 minutes, 35 s with --quick)",
     )
     parser.add_argument(
         "--contenders",
@@ -95,7 +107,7 @@ def _split(value: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
 
 def _versions() -> str:
     found = []
-    for name in ("asgi-core", "starlette", "faststream", "uvicorn", "matplotlib"):
+    for name in ("asgi-core", "starlette", "faststream", "uvicorn", "websockets", "matplotlib"):
         try:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
@@ -116,7 +128,7 @@ def _machine() -> str:
 
 
 def _measure(args: argparse.Namespace, mode: Mode, root: Path) -> list[Row]:
-    sections = _split(args.only, SECTIONS, "section")
+    sections = _split(args.only, (*SECTIONS, *OPT_IN), "section")
     names = _split(args.contenders, [c.name for c in CONTENDERS], "contender")
     rows: list[Row] = []
     for section, settings, cases in (
@@ -133,6 +145,9 @@ def _measure(args: argparse.Namespace, mode: Mode, root: Path) -> list[Row]:
     if "wire" in sections:
         wire = WireSettings(mode.wire_rounds, mode.wire_seconds, args.connections, names)
         rows += run_wire(wire, root, _progress("wire", mode.wire_rounds))
+    if "soak" in sections:
+        soak = replace(mode.soak, contenders=names)
+        rows += run_soak(soak, root, _progress("soak", STEPS))
     return rows
 
 
@@ -152,14 +167,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": command,
             "mode": mode_name,
             "versions": _versions(),
+            "server": server_stack(),
         }
         rows = _measure(args, MODES[mode_name], HERE.parent)
+    soak = [row for row in rows if row.section == "soak"]
+    rows = [row for row in rows if row.section != "soak"]
+    (output / "results").mkdir(exist_ok=True)
+    if soak:
+        save_rows(output / "results" / "soak.json", soak, meta)
+        block = render_soak(soak, meta)
+        update_readme(output / "README.md", block, SOAK_START, SOAK_END)
+        print(block)
+    if not rows:
+        return 0
     if not args.no_chart:
         from benchmarks.chart import draw
 
         draw(rows, output / "ratios.png")
         meta["chart"] = "ratios.png"
-    (output / "results").mkdir(exist_ok=True)
     save_rows(output / "results" / "latest.json", rows, meta)
     block = render(rows, meta)
     update_readme(output / "README.md", block)

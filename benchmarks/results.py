@@ -59,8 +59,14 @@ TARGETS: dict[tuple[str, str], Target] = {
     ("wire", "hit req/s"): Target(0.95, "", at_least=True),
     ("wire", "miss req/s"): Target(0.95, "", at_least=True),
     ("wire", "ping req/s"): Target(0.95, "FastStream's ping ~0.4x", at_least=True),
+    ("soak", "RSS per 100k, route hit"): Target(100.0, "under one byte per request"),
+    ("soak", "RSS per 100k, 404 miss"): Target(100.0, "under one byte per request"),
+    ("soak", "RSS per 100k, new 404 path each time"): Target(100.0, "under one byte per request"),
+    ("soak", "RSS per 10k, WebSocket refusal"): Target(100.0, "under 10 bytes per refusal"),
+    ("soak", "lost on SIGTERM under load"): Target(0.0, "none lost"),
+    ("soak", "2000 connections: errors"): Target(0.0, "no socket error, no non-2xx"),
 }
-"""Targets from issue 5, on asgi_core's row of each case."""
+"""Targets from issues 5 and 13, on asgi_core's row of each case."""
 
 
 def verdict(row: Row) -> str:
