@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from asgi_core import AsgiFastStream, AsgiResponse
 from asgi_core._asyncapi_html import render_page
@@ -88,7 +89,31 @@ def chromium() -> str:
     pytest.skip("headless Chromium is needed: apt-get install -y chromium")
 
 
-def make_app(title: str, component: pathlib.Path, served: list[str]) -> AsgiFastStream:
+class Item(BaseModel):
+    sku: str
+
+
+class PlacedOrder(BaseModel):  # module level: the handler's string annotations must resolve
+    order_reference: str
+    items: list[Item]
+
+
+def faststream_broker() -> Any:
+    """A FastStream RedisBroker whose subscriber takes a pydantic model (no connection needed)."""
+    from faststream.redis import RedisBroker
+
+    broker = RedisBroker()
+
+    async def handle_placed_order(order: PlacedOrder) -> None:
+        pass
+
+    broker.subscriber("orders-placed")(handle_placed_order)
+    return broker
+
+
+def make_app(
+    title: str, component: pathlib.Path, served: list[str], broker: Any = None
+) -> AsgiFastStream:
     @get(include_in_schema=False)
     async def assets(request: Request) -> AsgiResponse:
         name = request.path[len(str(request.scope.get("root_path", ""))) :]
@@ -105,7 +130,7 @@ def make_app(title: str, component: pathlib.Path, served: list[str]) -> AsgiFast
         return AsgiResponse(b"hello")
 
     app = AsgiFastStream(
-        Broker(),
+        Broker() if broker is None else broker,
         asgi_routes=[("/assets", assets), ("/hello", hello)],
         title=title,
         version="1.0.0",
@@ -140,13 +165,13 @@ def make_app(title: str, component: pathlib.Path, served: list[str]) -> AsgiFast
 class Server:
     """Uvicorn serving ``app`` on 127.0.0.1 in a thread, on a port the OS picked."""
 
-    def __init__(self, app: AsgiFastStream) -> None:
+    def __init__(self, app: AsgiFastStream, lifespan: str = "on") -> None:
         import uvicorn
 
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="on")
+        config = uvicorn.Config(app, log_level="warning", ws="none", lifespan=lifespan)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]})
 
@@ -172,8 +197,10 @@ class Server:
 def serve(component: pathlib.Path) -> Iterator[Any]:
     servers: list[Server] = []
 
-    def start(title: str, served: list[str]) -> Server:
-        server = Server(make_app(title, component, served)).__enter__()
+    def start(title: str, served: list[str], broker: Any = None) -> Server:
+        # a FastStream broker is not started (lifespan off): its docs need no connection
+        app = make_app(title, component, served, broker)
+        server = Server(app, "on" if broker is None else "off").__enter__()
         servers.append(server)
         return server
 
@@ -244,3 +271,17 @@ def test_docs_browser_hostile_title_runs_no_script(serve: Any, chromium: str) ->
     assert HOSTILE in page.text  # shown as text by the component: the page still works
     control = Page(run_chromium(chromium, "--dump-dom", server.url("/naive")))
     assert control.html_attributes.get("data-pwned") == "yes"  # the check can see an injection
+
+
+def test_docs_browser_renders_a_faststream_brokers_channel_and_payload(
+    serve: Any, chromium: str, tmp_path: pathlib.Path
+) -> None:
+    server = serve("Placed Orders", [], faststream_broker())
+    shot = tmp_path / "faststream-docs.png"
+    run_chromium(chromium, f"--screenshot={shot}", server.url("/docs"))
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = Page(run_chromium(chromium, "--dump-dom", server.url("/docs")))
+    assert "Placed Orders" in page.text
+    assert "orders-placed" in page.text  # the subscriber's channel, from FastStream's generator
+    assert "order_reference" in page.text  # a field of its pydantic payload
+    assert "http_hello_get" in page.text  # beside our HTTP route
