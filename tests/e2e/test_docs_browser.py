@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel
@@ -165,7 +165,7 @@ def make_app(
 class Server:
     """Uvicorn serving ``app`` on 127.0.0.1 in a thread, on a port the OS picked."""
 
-    def __init__(self, app: AsgiFastStream, lifespan: str = "on") -> None:
+    def __init__(self, app: AsgiFastStream, lifespan: Literal["on", "off"] = "on") -> None:
         import uvicorn
 
         self.socket = socket.socket()
