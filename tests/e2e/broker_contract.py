@@ -1,8 +1,9 @@
 """The end-to-end tests every real broker passes, written once: ``test_<name>_broker.py`` subclass.
 
-A subclass names its ``BrokerCase``; its tests share one broker server (``shared_server``, one
-per class: RabbitMQ takes seconds to boot), started again before a test if an earlier one took
-it away. Each test serves the case's fixture app with ``asgi-core run`` (uvicorn, one process):
+A subclass names its ``BrokerCase``; its tests share the session's server for that broker
+(``brokers.shared_server``: RabbitMQ takes seconds to boot), started again before a test if an
+earlier one took it away. Each test serves the case's fixture app with ``asgi-core run``
+(uvicorn, one process):
 
 - a message published by a plain client reaches the FastStream subscriber;
 - ``/health`` answers 204 while the broker answers, and the server lists the service's connection;
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import pathlib
 import time
-from collections.abc import Iterator
 from typing import ClassVar
 
 import pytest
@@ -28,8 +28,8 @@ from tests.e2e.brokers import (
     BrokerCase,
     BrokerProcess,
     records,
-    running,
     service,
+    shared_server,
     wait_until_health,
 )
 from tests.e2e.servers import http_get
@@ -43,17 +43,9 @@ class BrokerContract:
 
     case: ClassVar[BrokerCase]
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def shared_server(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-        with running(cls.case.make(tmp_path_factory.mktemp(cls.case.name))) as server:
-            yield server
-
     @pytest.fixture
-    def server(self, shared_server: BrokerProcess) -> BrokerProcess:
-        if not shared_server.running:
-            shared_server.start()
-        return shared_server
+    def server(self, request: pytest.FixtureRequest) -> BrokerProcess:
+        return shared_server(self.case, request)
 
     def test_message_published_by_a_plain_client_reaches_the_subscriber(
         self, server: BrokerProcess, tmp_path: pathlib.Path
@@ -117,6 +109,16 @@ class BrokerContract:
             "closed connections=0",
         ]
         assert server.service_connections() == 0
+
+    def test_docs_json_lists_the_channel_the_subscriber_consumes(
+        self, server: BrokerProcess, tmp_path: pathlib.Path
+    ) -> None:
+        with service(self.case, server, tmp_path) as proc:
+            document = proc.json("/docs.json")
+            assert proc.stop() == 0
+        addresses = [channel.get("address") for channel in document["channels"].values()]
+        assert self.case.channel in addresses, document
+        assert document["servers"], document
 
     def test_service_whose_broker_is_gone_still_stops_on_sigterm(
         self, server: BrokerProcess, tmp_path: pathlib.Path

@@ -7,11 +7,10 @@ or killed (SIGKILL) and started again on the same ports, and ``running`` kills i
 whatever happened. Each server module describes its broker with a ``BrokerCase``: the service of
 ``tests/fixtures/<name>_app.py`` that consumes from it and how the health log names the broker.
 
-``BrokerContract`` holds the tests every broker passes, run against one server per test class
-(started again for the next test if a test took it away): a message published by a plain client
-is consumed by the service ``asgi-core run`` serves, ``/health`` follows the broker, SIGTERM lets
-the handler in flight finish and closes every connection of the service (counted by the broker's
-own server), a service whose broker is gone still stops. ``test_<name>_broker.py`` subclass it.
+``shared_server`` gives the tests one server per broker for the whole session (started again for
+the next test if a test took it away). ``broker_contract.BrokerContract`` holds the tests every
+broker passes; ``test_<name>_broker.py`` subclass it, ``test_broker_faults.py`` parametrizes
+over the cases.
 """
 
 from __future__ import annotations
@@ -26,6 +25,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import pytest
+
 from tests.e2e.servers import Served, http_get, served
 from tests.fixtures.broker_app import PING_TIMEOUT
 
@@ -36,6 +37,7 @@ __all__ = [
     "records",
     "running",
     "service",
+    "shared_server",
     "wait_until_health",
 ]
 
@@ -167,6 +169,7 @@ class BrokerCase:
     name: str  # test ids: "redis"
     app: str  # the service, "tests.fixtures.redis_app:app"
     broker_class: str  # as the health log names it: "RedisBroker"
+    channel: str  # where the service's subscriber consumes: the list, subject or queue
     # True when broker.ping() asks the server (Redis's PING), so the first probe after the server
     # went away fails; False when it reads the client's connection state (NATS, RabbitMQ)
     ping_asks_server: bool
@@ -181,6 +184,24 @@ def running(server: BrokerProcess) -> Iterator[BrokerProcess]:
         yield server
     finally:
         server.close()
+
+
+_SHARED = pytest.StashKey[dict[str, BrokerProcess]]()
+
+
+def shared_server(case: BrokerCase, request: pytest.FixtureRequest) -> BrokerProcess:
+    """The test session's server for ``case``, running: started on first use (RabbitMQ takes
+    seconds to boot) and again if an earlier test took it away; closed when the session ends.
+    """
+    servers = request.config.stash.setdefault(_SHARED, {})
+    server = servers.get(case.name)
+    if server is None:
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        server = servers[case.name] = case.make(factory.mktemp(case.name))
+        request.config.add_cleanup(server.close)
+    if not server.running:
+        server.start()
+    return server
 
 
 @contextlib.contextmanager

@@ -114,4 +114,6 @@ def running_nats_server(tmp_path: pathlib.Path) -> Iterator[NatsServer]:
         yield server
 
 
-NATS = BrokerCase("nats", "tests.fixtures.nats_app:app", "NatsBroker", False, make_nats_server)
+NATS = BrokerCase(
+    "nats", "tests.fixtures.nats_app:app", "NatsBroker", SUBJECT, False, make_nats_server
+)

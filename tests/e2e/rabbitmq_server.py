@@ -216,5 +216,5 @@ def running_rabbit_server(tmp_path: pathlib.Path) -> Iterator[RabbitServer]:
 
 
 RABBITMQ = BrokerCase(
-    "rabbitmq", "tests.fixtures.rabbit_app:app", "RabbitBroker", False, make_rabbit_server
+    "rabbitmq", "tests.fixtures.rabbit_app:app", "RabbitBroker", QUEUE, False, make_rabbit_server
 )

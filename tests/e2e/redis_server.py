@@ -102,4 +102,6 @@ def running_redis_server(tmp_path: pathlib.Path) -> Iterator[RedisServer]:
         yield server
 
 
-REDIS = BrokerCase("redis", "tests.fixtures.redis_app:app", "RedisBroker", True, make_redis_server)
+REDIS = BrokerCase(
+    "redis", "tests.fixtures.redis_app:app", "RedisBroker", LIST, True, make_redis_server
+)
