@@ -103,6 +103,7 @@ class Lifecycle:
         self._lifespan_held: Held | None = None
         self._mounted_held: Held | None = None
         self.state: dict[str, Any] = {}
+        self.starting = False  # startup() is running (perhaps in another task)
         self.started = False
         self.stopped = False
 
@@ -113,8 +114,10 @@ class Lifecycle:
         await self.close()
 
     async def close(self) -> None:
-        """Cancel and await what still holds a context (every one was exited by now, or failed
-        to exit in time); shielded, and bounded by ``shutdown_timeout``."""
+        """Cancel and await each context task still running (shielded, within shutdown_timeout).
+
+        Every context was exited by now, or failed to exit in time.
+        """
         for held in (self._mounted_held, self._lifespan_held):
             if held is not None:
                 await held.close(self._timeouts["shutdown"])
@@ -126,6 +129,13 @@ class Lifecycle:
 
     async def startup(self) -> Failure | None:
         """Run the startup steps; on failure undo what started and return the failure."""
+        self.starting = True
+        try:
+            return await self._startup()
+        finally:
+            self.starting = False
+
+    async def _startup(self) -> Failure | None:
         step = "startup"
         try:
             for step, call, timed in self._startup_steps():

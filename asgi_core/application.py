@@ -246,6 +246,7 @@ class Application:
         """
         if self.running:
             raise RuntimeError(f"{self!r} is already started; stop() it before starting again")
+        self._refuse_while_starting("start")
         lifecycle = self._new_lifecycle(run_extra_options)
         try:
             failure = await lifecycle.startup()
@@ -263,6 +264,7 @@ class Application:
         (``errors`` holds each exception) if several did. Does nothing if not started. Any task
         may call it, in any cancel scope, not only the one that called ``start()``.
         """
+        self._refuse_while_starting("stop")
         lifecycle = self._lifecycle
         if lifecycle is None or not lifecycle.running:
             return
@@ -272,6 +274,14 @@ class Application:
             await lifecycle.close()
         if failures:
             raise error_for("shutdown", failures)
+
+    def _refuse_while_starting(self, call: str) -> None:
+        if self._lifecycle is not None and self._lifecycle.starting:
+            raise RuntimeError(
+                f"{call}() called while start() of {self!r} is still running in another task; "
+                f"wait for start() to return before calling {call}(), or cancel the task "
+                "running start() (that undoes what it started)"
+            )
 
     async def __aenter__(self) -> Application:
         await self.start()

@@ -163,9 +163,11 @@ async def test_start_inside_a_scope_that_is_then_cancelled_keeps_the_app_running
 async def started_app(shape: Callable[[Probe], Application]) -> AsyncIterator[tuple[Probe, Any]]:
     probe = Probe()
     app = shape(probe)
-    await app.start()  # fixture setup and teardown run in their own tasks on trio
+    with anyio.fail_after(5):  # setup and teardown each bounded, as careful fixtures are
+        await app.start()
     yield probe, app
-    await app.stop()
+    with anyio.fail_after(5):
+        await app.stop()
     assert_ran(probe, app)
 
 
@@ -224,3 +226,77 @@ async def test_a_cancelled_start_undoes_the_lifespan_and_lets_the_cancellation_t
         await app.start()  # nothing was left behind: it starts again
         await app.stop()
     assert events == ["entered", "exited"] * 2
+
+
+async def test_stop_inside_a_cancelled_scope_still_runs_every_shutdown_step(
+    shape: Callable[[Probe], Application],
+) -> None:
+    probe = Probe()
+    app = shape(probe)
+    hooks: list[str] = []
+
+    async def on_shutdown() -> None:
+        await anyio.sleep(0)  # an await that a cancellation would interrupt, were it not shielded
+        hooks.append("on_shutdown")
+
+    app.on_shutdown(on_shutdown)
+    await app.start()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await app.stop()
+    assert hooks == ["on_shutdown"]
+    assert_ran(probe, app)
+
+
+@pytest.mark.parametrize("call", ["start", "stop"])
+async def test_start_or_stop_while_start_runs_in_another_task_is_a_clear_error(call: str) -> None:
+    release = anyio.Event()
+    entered = anyio.Event()
+    app = Application()
+
+    async def slow() -> None:
+        entered.set()
+        await release.wait()
+
+    app.on_startup(slow)
+    async with anyio.create_task_group() as group:
+        group.start_soon(app.start)
+        await entered.wait()
+        with pytest.raises(
+            RuntimeError, match=rf"{call}\(\) called while start\(\) of .* is still"
+        ):
+            await getattr(app, call)()
+        release.set()
+    assert app.running
+    await app.stop()
+    assert not app.running
+
+
+class Interrupt(BaseException):
+    """Stands for KeyboardInterrupt or SystemExit, which pytest itself would act on."""
+
+
+@pytest.mark.parametrize("where", ["enter", "exit"])
+async def test_a_base_exception_from_the_lifespan_reaches_the_caller(where: str) -> None:
+    steps: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.sleep_forever)
+            if where == "exit":
+                yield
+            group.cancel_scope.cancel()
+        raise Interrupt
+
+    app = Application(lifespan=lifespan)
+    app.on_shutdown(lambda: steps.append("on_shutdown"))
+    if where == "enter":
+        with pytest.raises(Interrupt):
+            await app.start()
+        assert not app.running and steps == []
+        return
+    await app.start()
+    with pytest.raises(Interrupt):
+        await app.stop()
+    assert not app.running and steps == ["on_shutdown"]
