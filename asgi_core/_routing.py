@@ -37,7 +37,6 @@ __all__ = ["Routes", "normalize_mount_path", "route_path"]
 Route = tuple[str, ASGIApp]
 _MEMO_SIZE = 1024
 _MEMO_KEY_LENGTH = 256  # longer paths are looked up every time: junk paths can't pin memory
-_UNSEEN: Any = object()  # not in the memo (None there is a remembered miss)
 
 
 def normalize_mount_path(path: object) -> str:
@@ -88,9 +87,9 @@ class Routes(list[Route]):
         if root_path:
             root_path = root_path.rstrip("/")
             path = route_path(path, root_path)
-        memo = self._memo
-        found = memo.get(path, _UNSEEN) if memo is not None else _UNSEEN
-        if found is _UNSEEN:
+        try:
+            found = self._memo[path]  # type: ignore[index]
+        except (KeyError, TypeError):  # not memoised yet, or no memo since the last change
             found = self.lookup(path)
         if found is None:
             return None
