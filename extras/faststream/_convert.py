@@ -202,6 +202,21 @@ def _channel(name: str, channel: Mapping[str, Any], part: dict[str, Any]) -> Non
         part["operations"][_unique(op_name, part["operations"])] = op
 
 
+def _encoded(node: Any) -> Any:
+    """``node`` with each local ``$ref`` percent-encoded: 0.5 writes ``#/channels/a.>:H`` raw,
+    which is no URI reference (3.0.0 checks the format)."""
+    if isinstance(node, Mapping):
+        copied = {key: _encoded(value) for key, value in node.items()}
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            parts = ref.removeprefix("#/").split("/")
+            copied["$ref"] = pointer(p.replace("~1", "/").replace("~0", "~") for p in parts)
+        return copied
+    if isinstance(node, list):
+        return [_encoded(value) for value in node]
+    return node
+
+
 def _scheme(scheme: Mapping[str, Any]) -> dict[str, Any]:
     converted = dict(scheme)
     if isinstance(scheme.get("flows"), Mapping):  # 3.0.0 renamed an OAuth flow's scopes
@@ -215,6 +230,7 @@ def _scheme(scheme: Mapping[str, Any]) -> dict[str, Any]:
 def convert_2_6(document: Mapping[str, Any]) -> dict[str, Any]:
     """The servers, channels, operations and components of a 2.6.0 ``document``, in 3.0.0."""
     _check("the document", document, {*_TOP, "servers", "channels", "components"})
+    document = _encoded(document)
     if not str(document.get("asyncapi", "")).startswith("2."):
         version = document.get("asyncapi")
         raise ConversionError(f"expected an AsyncAPI 2.x document, got version {version!r}")

@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from pydantic import BaseModel
@@ -126,7 +127,7 @@ def operations(document: dict[str, Any]) -> set[tuple[str, str, str]]:
     for operation in document["operations"].values():
         if "http" in operation.get("bindings", {}):
             continue
-        channel = operation["channel"]["$ref"].rsplit("/", 1)[-1]
+        channel = unquote(operation["channel"]["$ref"].rsplit("/", 1)[-1]).replace("~1", "/")
         for message in operation["messages"]:
             payload = payload_of(document, resolve(document, message["$ref"]))
             found.add((channel, operation["action"], json.dumps(payload, sort_keys=True)))
@@ -180,6 +181,66 @@ def test_asyncapi_brokers_metadata_and_http_routes_are_ours(kind: str) -> None:
     assert document["channels"]["http_hello"]["address"] == "/hello"
     assert document["operations"]["http_hello_get"]["bindings"]["http"]["method"] == "GET"
     assert list(document["channels"])[-1] == "http_hello"  # broker channels are listed first
+
+
+def other_shapes(shape: str) -> Any:
+    """Brokers beyond one topic each: security, several URLs, wildcards, exchanges, streams."""
+    import ssl
+
+    async def take(order: Order) -> None:
+        pass
+
+    async def answer(order: Order) -> Event:
+        return Event(kind="x")
+
+    if shape == "kafka-sasl-several-topics":
+        from faststream.kafka import KafkaBroker
+        from faststream.security import SASLPlaintext
+
+        context = ssl.create_default_context()
+        security = SASLPlaintext(username="u", password="p", ssl_context=context)
+        broker: Any = KafkaBroker("kafka:9092", security=security)
+        broker.subscriber("a", "b")(take)
+        broker.publisher("out")(broker.subscriber("in")(answer))
+    elif shape == "nats-wildcards-two-servers":
+        from faststream.nats import NatsBroker
+
+        broker = NatsBroker(["nats://a:4222", "nats://b:4222"])
+        broker.subscriber("orders.*")(take)
+        broker.subscriber("orders.>", queue="workers")(answer)
+    elif shape == "redis-list-stream-pattern":
+        from faststream.redis import ListSub, RedisBroker, StreamSub
+
+        broker = RedisBroker("redis://redis:6379/2")
+        broker.subscriber(list=ListSub("jobs"))(take)
+        broker.subscriber(stream=StreamSub("events", group="g", consumer="c"))(answer)
+        broker.subscriber(channel="logs.*")(take)
+    else:
+        from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+
+        broker = RabbitBroker()
+        exchange = RabbitExchange("orders-ex", type=ExchangeType.TOPIC)
+        broker.subscriber(RabbitQueue("q1", routing_key="order.*"), exchange)(take)
+        broker.publisher("order.created", exchange=exchange)(broker.subscriber("q2")(answer))
+    return broker
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "kafka-sasl-several-topics",
+        "nats-wildcards-two-servers",
+        "redis-list-stream-pattern",
+        "rabbit-topic-exchange",
+    ],
+)
+def test_asyncapi_brokers_other_broker_shapes_are_listed_and_valid(shape: str) -> None:
+    broker = other_shapes(shape)
+    document = ours(make_app(broker))
+    theirs = faststream_document(broker)
+    assert operations(document) == operations(theirs)
+    assert len(document["servers"]) == len(theirs["servers"])
+    assert set(theirs["channels"]) <= set(document["channels"])
 
 
 def test_asyncapi_brokers_server_never_shows_credentials() -> None:

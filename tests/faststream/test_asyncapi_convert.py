@@ -178,6 +178,21 @@ def test_asyncapi_convert_an_unknown_key_is_named_not_dropped(
         convert.convert_2_6(given)
 
 
+def test_asyncapi_convert_percent_encodes_the_raw_references_of_0_5() -> None:
+    given = copy.deepcopy(V26)  # 0.5 names a NATS channel on `orders.>` like this, unencoded
+    given["channels"]["orders.>:H"] = given["channels"].pop("orders:_:HandleOrder")
+    messages = given["components"]["messages"]
+    messages["orders.>:H:Message"] = messages.pop("orders:_:HandleOrder:Message")
+    given["channels"]["orders.>:H"]["subscribe"]["message"] = {
+        "$ref": "#/components/messages/orders.>:H:Message"
+    }
+    part = convert.convert_2_6(given)
+    check(as_document(part))
+    assert part["channels"]["orders.>:H"]["messages"] == {
+        "Message": {"$ref": "#/components/messages/orders.%3E:H:Message"}
+    }
+
+
 def test_asyncapi_convert_refuses_a_document_that_is_not_2_x() -> None:
     with pytest.raises(convert.ConversionError, match=re.escape("got version '3.0.0'")):
         convert.convert_2_6({**V26, "asyncapi": "3.0.0"})
