@@ -58,7 +58,7 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         plan = self.plan
         self.config.root_path = plan.root_path
-        self.config.lifespan = "on" if getattr(plan.app, "lifespan", None) is not None else "auto"
+        self.config.lifespan = plan.lifespan_mode
         if plan.proxy_headers is not None:
             self.config.proxy_headers = plan.proxy_headers
         if plan.timeout_graceful_shutdown is not None:
