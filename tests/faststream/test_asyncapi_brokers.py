@@ -283,6 +283,22 @@ def test_asyncapi_brokers_detection_walks_the_mro_without_importing_faststream()
     assert "orders:HandleOrder" in ours(make_app(broker))["channels"]
 
 
+def test_asyncapi_brokers_a_look_alike_module_name_keeps_the_duck_typed_protocol() -> None:
+    class Described:
+        async def start(self) -> None:
+            pass
+
+        async def close(self) -> None:
+            pass
+
+        def asyncapi_channels(self) -> list[dict[str, Any]]:
+            return [{"name": "handle", "address": "orders", "action": "receive"}]
+
+    Described.__module__ = "faststreamer.brokers"  # not FastStream's, though it starts alike
+    document = ours(make_app(Described()))
+    assert document["channels"]["handle"]["address"] == "orders"
+
+
 def test_asyncapi_brokers_a_missing_extras_package_names_the_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -367,13 +383,15 @@ async def test_asyncapi_brokers_docs_of_a_started_broker_leave_it_as_it_was(kind
     app = make_app(broker)
     mount_asyncapi(app, "/docs")
     async with getattr(importlib.import_module(module_name), test_broker_name)(broker) as running:
-        subscribers = list(
-            broker.subscribers if FASTSTREAM >= (0, 6) else broker._subscribers.values()
+        parts = list(
+            [*broker.subscribers, *broker.publishers]
+            if FASTSTREAM >= (0, 6)
+            else [*broker._subscribers.values(), *broker._publishers.values()]
         )
-        before = [{k: id(v) for k, v in vars(s).items()} for s in subscribers]
+        before = [{k: id(v) for k, v in vars(p).items()} for p in parts]
         response = await Client(app).get("/docs.json")
         assert response.status_code == 200
         check(response.json())
         # 0.5's generator would set every subscriber up again (a new in-flight lock on each)
-        assert [{k: id(v) for k, v in vars(s).items()} for s in subscribers] == before
+        assert [{k: id(v) for k, v in vars(p).items()} for p in parts] == before
         await running.publish(Order(id=1, items=[]), "orders")
