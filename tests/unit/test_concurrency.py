@@ -43,7 +43,7 @@ def old_trio(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("old_trio")
-async def test_an_old_trio_without_in_trio_task_is_detected_on_both_loops(
+async def test_concurrency_detects_the_loop_beside_an_old_trio_without_in_trio_task(
     anyio_backend: str,
 ) -> None:
     assert current_library() == anyio_backend
@@ -53,7 +53,9 @@ async def test_an_old_trio_without_in_trio_task_is_detected_on_both_loops(
 
 
 @pytest.mark.usefixtures("old_trio")
-async def test_an_application_starts_and_stops_beside_an_old_trio(anyio_backend: str) -> None:
+async def test_concurrency_application_starts_and_stops_beside_an_old_trio(
+    anyio_backend: str,
+) -> None:
     events: list[str] = []
 
     @contextlib.asynccontextmanager
@@ -68,7 +70,7 @@ async def test_an_application_starts_and_stops_beside_an_old_trio(anyio_backend:
     assert events == ["entered", "exited"]
 
 
-async def test_without_trio_imported_the_library_is_asyncio(
+async def test_concurrency_without_trio_imported_the_library_is_asyncio(
     anyio_backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if anyio_backend == "trio":
@@ -79,7 +81,7 @@ async def test_without_trio_imported_the_library_is_asyncio(
     assert await run_bounded(lambda: _set_and_wait(new_event()), 5) == "waited"
 
 
-def test_outside_any_loop_the_library_is_asyncio() -> None:
+def test_concurrency_outside_any_loop_the_library_is_asyncio() -> None:
     import trio  # imported, but not running this code
 
     assert "trio" in sys.modules and trio is not None

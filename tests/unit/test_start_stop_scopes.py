@@ -95,7 +95,7 @@ def assert_ran(probe: Probe, app: Application) -> None:
         assert probe.events.index("child cancelled") < probe.events.index("stopped")
 
 
-async def test_start_and_stop_in_separate_cancel_scopes(
+async def test_application_starts_and_stops_in_separate_cancel_scopes(
     shape: Callable[[Probe], Application],
 ) -> None:
     probe = Probe()
@@ -110,7 +110,9 @@ async def test_start_and_stop_in_separate_cancel_scopes(
     assert_ran(probe, app)
 
 
-async def test_stop_from_another_task_than_start(shape: Callable[[Probe], Application]) -> None:
+async def test_application_stops_from_another_task_than_start(
+    shape: Callable[[Probe], Application],
+) -> None:
     probe = Probe()
     app = shape(probe)
     async with anyio.create_task_group() as group:
@@ -121,7 +123,7 @@ async def test_stop_from_another_task_than_start(shape: Callable[[Probe], Applic
     assert_ran(probe, app)
 
 
-async def test_a_supervisor_task_stops_what_a_worker_task_started(
+async def test_application_started_by_a_worker_task_is_stopped_by_its_supervisor(
     shape: Callable[[Probe], Application],
 ) -> None:
     probe = Probe()
@@ -143,7 +145,7 @@ async def test_a_supervisor_task_stops_what_a_worker_task_started(
     assert_ran(probe, app)
 
 
-async def test_start_inside_a_scope_that_is_then_cancelled_keeps_the_app_running(
+async def test_application_started_in_a_scope_then_cancelled_keeps_running(
     shape: Callable[[Probe], Application],
 ) -> None:
     probe = Probe()
@@ -171,14 +173,14 @@ async def started_app(shape: Callable[[Probe], Application]) -> AsyncIterator[tu
     assert_ran(probe, app)
 
 
-async def test_start_in_a_fixture_setup_and_stop_in_its_teardown(
+async def test_application_starts_in_a_fixture_setup_and_stops_in_its_teardown(
     started_app: tuple[Probe, Application],
 ) -> None:
     probe, app = started_app
     assert app.running and "started" in probe.events
 
 
-async def test_async_with_and_start_lifespan_context_still_run_everything(
+async def test_application_async_with_and_start_lifespan_context_run_every_step(
     shape: Callable[[Probe], Application],
 ) -> None:
     probe = Probe()
@@ -195,7 +197,7 @@ async def test_async_with_and_start_lifespan_context_still_run_everything(
         assert_ran(probe, app)
 
 
-async def test_a_cancelled_start_undoes_the_lifespan_and_lets_the_cancellation_through() -> None:
+async def test_application_cancelled_start_undoes_the_lifespan_then_lets_cancel_through() -> None:
     events: list[str] = []
 
     @contextlib.asynccontextmanager
@@ -228,7 +230,7 @@ async def test_a_cancelled_start_undoes_the_lifespan_and_lets_the_cancellation_t
     assert events == ["entered", "exited"] * 2
 
 
-async def test_stop_inside_a_cancelled_scope_still_runs_every_shutdown_step(
+async def test_application_stop_inside_a_cancelled_scope_runs_every_shutdown_step(
     shape: Callable[[Probe], Application],
 ) -> None:
     probe = Probe()
@@ -249,7 +251,9 @@ async def test_stop_inside_a_cancelled_scope_still_runs_every_shutdown_step(
 
 
 @pytest.mark.parametrize("call", ["start", "stop"])
-async def test_start_or_stop_while_start_runs_in_another_task_is_a_clear_error(call: str) -> None:
+async def test_application_start_or_stop_while_start_runs_in_another_task_is_a_clear_error(
+    call: str,
+) -> None:
     release = anyio.Event()
     entered = anyio.Event()
     app = Application()
@@ -277,7 +281,7 @@ class Interrupt(BaseException):
 
 
 @pytest.mark.parametrize("where", ["enter", "exit"])
-async def test_a_base_exception_from_the_lifespan_reaches_the_caller(where: str) -> None:
+async def test_application_base_exception_from_the_lifespan_reaches_the_caller(where: str) -> None:
     steps: list[str] = []
 
     @contextlib.asynccontextmanager
