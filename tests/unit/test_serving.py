@@ -28,6 +28,7 @@ from asgi_core._serving import (
     make_plan,
     prepare_app,
 )
+from tests.harness import communicate, lifespan_scope
 
 
 def _app() -> AsgiFastStream:
@@ -272,14 +273,22 @@ def test_exit_on_an_app_nobody_serves_only_sets_should_exit(
     assert stopped == []
 
 
-def test_exit_under_a_foreign_server_stops_the_serving_process(
+@pytest.mark.anyio
+async def test_exit_under_a_foreign_server_stops_the_serving_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stopped: list[int] = []
     monkeypatch.setattr(_process, "stop_process", stopped.append)
     app = AsgiFastStream()
-    app.served_by_lifespan = True  # what the lifespan scope sets
-    app.exit()
+    assert not app.served_by_lifespan
+    async with communicate(app, lifespan_scope()) as comm:  # a server drives our lifespan
+        await comm.put({"type": "lifespan.startup"})
+        assert await comm.get() == {"type": "lifespan.startup.complete"}
+        assert app.served_by_lifespan
+        app.exit()
+        await comm.put({"type": "lifespan.shutdown"})
+        assert await comm.get() == {"type": "lifespan.shutdown.complete"}
+        await comm.wait_done()
     assert stopped == [_process.serving_process()]
 
 
