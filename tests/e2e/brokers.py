@@ -173,6 +173,9 @@ class BrokerCase:
     # True when broker.ping() asks the server (Redis's PING), so the first probe after the server
     # went away fails; False when it reads the client's connection state (NATS, RabbitMQ)
     ping_asks_server: bool
+    # True when its client raises at once if the server refuses connections at startup
+    # (RabbitMQ's fail_fast); False when it retries and our startup_timeout ends the step
+    fails_fast: bool
     make: Callable[[pathlib.Path], BrokerProcess]  # a server not started yet, in that directory
 
 

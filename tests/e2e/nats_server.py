@@ -115,5 +115,11 @@ def running_nats_server(tmp_path: pathlib.Path) -> Iterator[NatsServer]:
 
 
 NATS = BrokerCase(
-    "nats", "tests.fixtures.nats_app:app", "NatsBroker", SUBJECT, False, make_nats_server
+    name="nats",
+    app="tests.fixtures.nats_app:app",
+    broker_class="NatsBroker",
+    channel=SUBJECT,
+    ping_asks_server=False,
+    fails_fast=False,
+    make=make_nats_server,
 )

@@ -216,5 +216,11 @@ def running_rabbit_server(tmp_path: pathlib.Path) -> Iterator[RabbitServer]:
 
 
 RABBITMQ = BrokerCase(
-    "rabbitmq", "tests.fixtures.rabbit_app:app", "RabbitBroker", QUEUE, False, make_rabbit_server
+    name="rabbitmq",
+    app="tests.fixtures.rabbit_app:app",
+    broker_class="RabbitBroker",
+    channel=QUEUE,
+    ping_asks_server=False,
+    fails_fast=True,
+    make=make_rabbit_server,
 )

@@ -103,5 +103,11 @@ def running_redis_server(tmp_path: pathlib.Path) -> Iterator[RedisServer]:
 
 
 REDIS = BrokerCase(
-    "redis", "tests.fixtures.redis_app:app", "RedisBroker", LIST, True, make_redis_server
+    name="redis",
+    app="tests.fixtures.redis_app:app",
+    broker_class="RedisBroker",
+    channel=LIST,
+    ping_asks_server=True,
+    fails_fast=False,
+    make=make_redis_server,
 )
