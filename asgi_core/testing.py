@@ -12,10 +12,22 @@
 
 Rules:
 
-* The manager plays the server's side of the lifespan protocol. A ``*.failed`` reply, an app
-  that raises or returns before replying, a message that isn't the expected reply, and a reply
-  that doesn't come within the timeout all raise ``LifespanError`` naming the stage; for
-  ``*.failed`` its ``message`` is the text the app sent.
+* The manager plays the server's side of the lifespan protocol, as asgi-lifespan's
+  ``LifespanManager`` does, so a test written for asgi-lifespan runs with this one by changing
+  the import. An exception the app raises during startup or shutdown reaches the caller
+  unchanged (``pytest.raises(ConnectionError)`` works), also when the app first replied
+  ``*.failed`` and then raised, as Starlette and asgi_core do. ``LifespanError`` (with
+  ``stage``) is kept for pure protocol failures: a ``*.failed`` reply from an app that then
+  does not raise (``message`` is its text), a message that isn't the expected reply, an app
+  that returns without replying. A reply that doesn't come within ``startup_timeout`` /
+  ``shutdown_timeout`` raises ``LifespanTimeoutError``, a ``TimeoutError``. An app that raises
+  or returns before its first ``receive()`` (``assert scope["type"] == "http"``) raises
+  ``LifespanNotSupported``, chained to the app's exception.
+* ``manager.app`` is the app with the lifespan ``state`` put into every scope (a shallow copy
+  per request, as servers do): point a ``Client`` at it.
+* If the block raises an ``Exception``, the shutdown still runs (the app's cleanup runs as
+  under a server) and the block's exception propagates, with any shutdown failure as a note.
+  On cancellation or ``KeyboardInterrupt`` the app is cancelled without a shutdown.
 * The client builds scopes the way servers do (``path`` percent-decoded, ``raw_path`` as sent,
   lower-case header names, a ``host`` header) and checks what the app sends: a message out of
   order raises ``AppProtocolError`` inside the app's ``send``, and the same error is raised from
@@ -27,7 +39,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from asgi_core._concurrency import DeadlineExceeded, Mailbox, TaskGroup, new_event, run_bounded
 from asgi_core._process import exit_handler
@@ -36,13 +48,15 @@ from asgi_core.exceptions import AsgiCoreError
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from asgi_core.types import ASGIApp, Message, Scope
+    from asgi_core.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "AppProtocolError",
     "Client",
     "LifespanError",
     "LifespanManager",
+    "LifespanNotSupported",
+    "LifespanTimeoutError",
     "Response",
     "WebSocketClosed",
     "WebSocketSession",
@@ -52,6 +66,7 @@ _ASGI = {"version": "3.0", "spec_version": "2.4"}
 _FINISHED: Message = {
     "type": "asgi_core.testing.app-finished"
 }  # put in a mailbox when the app ends
+_WAITING: Message = {"type": "asgi_core.testing.app-waiting"}  # the app waits in receive()
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 
@@ -65,6 +80,18 @@ class LifespanError(AsgiCoreError):
         super().__init__(text)
         self.stage = stage
         self.message = message
+
+
+class LifespanNotSupported(LifespanError):
+    """The app raised or returned before its first ``receive()`` on the lifespan scope.
+
+    That is what an app that serves only ``http`` does (``assert scope["type"] == "http"``);
+    the app's exception, if any, is the ``__cause__``. Same name as asgi-lifespan's.
+    """
+
+
+class LifespanTimeoutError(LifespanError, TimeoutError):
+    """The app did not reply to ``lifespan.startup`` / ``lifespan.shutdown`` in time."""
 
 
 class AppProtocolError(AsgiCoreError):
@@ -83,7 +110,9 @@ class WebSocketClosed(AsgiCoreError):
 class _AppRunner:
     """Runs ``app(scope, receive, send)`` in a task group; what it sends lands in ``outbox``."""
 
-    def __init__(self, app: ASGIApp, scope: Scope, timeout: float | None) -> None:
+    def __init__(
+        self, app: ASGIApp, scope: Scope, timeout: float | None, *, report_waits: bool = False
+    ) -> None:
         self.app = app
         self.scope = scope
         self.timeout = timeout
@@ -92,6 +121,8 @@ class _AppRunner:
         self.error: Exception | None = None
         self.violation: AppProtocolError | None = None
         self.finished = False
+        self.received = False  # the app called receive() at least once
+        self.report_waits = report_waits  # put _WAITING in outbox when receive() would block
         self._group = TaskGroup()
 
     async def start(self) -> None:
@@ -100,12 +131,18 @@ class _AppRunner:
 
     async def _run(self) -> None:
         try:
-            await self.app(self.scope, self.inbox.get, self._send)
+            await self.app(self.scope, self._receive, self._send)
         except Exception as exc:
             self.error = exc
         finally:
             self.finished = True
             self.outbox.put(_FINISHED)
+
+    async def _receive(self) -> Message:
+        self.received = True
+        if self.report_waits and not len(self.inbox):
+            self.outbox.put(_WAITING)
+        return await self.inbox.get()
 
     async def _send(self, message: Message) -> None:
         if self.violation is not None:
@@ -134,23 +171,25 @@ class _AppRunner:
 class LifespanManager:
     """``async with LifespanManager(app) as manager``: startup on entry, shutdown on exit.
 
-    ``state`` is the lifespan scope's ``state`` dict; pass it to ``Client`` so requests see what
-    the app stored there, as a server would. While the block runs, ``app.exit()`` only sets
-    ``exit_requested`` (under a real server it would stop the process).
+    ``state`` is the lifespan scope's ``state`` dict; ``manager.app`` puts a copy of it in every
+    scope, so ``Client(manager.app)`` sees what the app stored there, as under a server. While
+    the block runs, ``app.exit()`` only sets ``exit_requested`` (under a server it would stop
+    the process). The timeouts may be given by position, as asgi-lifespan allows.
     """
 
     def __init__(
         self,
         app: ASGIApp,
-        *,
         startup_timeout: float | None = 10.0,
         shutdown_timeout: float | None = 10.0,
+        *,
         state: dict[str, Any] | None = None,
     ) -> None:
-        self.app = app
+        self.state: dict[str, Any] = {} if state is None else state
+        self.app: ASGIApp = _StateInjector(app, self.state)
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
-        self.state: dict[str, Any] = {} if state is None else state
+        self._wrapped = app
         self._runner: _AppRunner | None = None
         self.exit_requested = False
         self._exit_handler = exit_handler(self._record_exit)
@@ -160,12 +199,14 @@ class LifespanManager:
 
     async def __aenter__(self) -> LifespanManager:
         scope: Scope = {"type": "lifespan", "asgi": dict(_ASGI), "state": self.state}
-        runner = self._runner = _AppRunner(self.app, scope, self.startup_timeout)
+        runner = _AppRunner(self._wrapped, scope, self.startup_timeout, report_waits=True)
+        self._runner = runner
         self._exit_handler.__enter__()
         await runner.start()
         try:
             await self._exchange(runner, "startup")
         except BaseException:
+            self._runner = None
             await runner.stop()
             self._exit_handler.__exit__(None, None, None)
             raise
@@ -183,55 +224,70 @@ class LifespanManager:
         self._runner = None
         runner.timeout = self.shutdown_timeout
         try:
-            await self._exchange(runner, "shutdown")
-            await self._wait_until_returned(runner)
+            if exc is None or isinstance(exc, Exception):  # not on cancellation or Ctrl-C
+                await self._exchange(runner, "shutdown")
+                await self._wait_until_returned(runner)
         except Exception as problem:
             if exc is None:
                 raise
             if hasattr(exc, "add_note"):  # Python 3.11+: keep the body's error, mention ours
-                exc.add_note(f"and then the lifespan shutdown failed: {problem}")
+                exc.add_note(f"and then the lifespan shutdown failed: {problem!r}")
         finally:
             await runner.stop()
             self._exit_handler.__exit__(None, None, None)
 
+    async def _reply(self, runner: _AppRunner, stage: str, waiting_for: str) -> Message:
+        """The app's next message other than a stale ``_WAITING``; a timeout names ``stage``."""
+        while True:
+            try:
+                item = await runner.next_message(waiting_for)
+            except TimeoutError:
+                raise LifespanTimeoutError(
+                    f"the app did not reply to lifespan.{stage} within {runner.timeout} s; a "
+                    f"{stage} step may hang, or raise {stage}_timeout",
+                    stage=stage,
+                ) from None
+            if item is not _WAITING:
+                return item
+
     async def _exchange(self, runner: _AppRunner, stage: str) -> None:
         runner.inbox.put({"type": f"lifespan.{stage}"})
         complete, failed = f"lifespan.{stage}.complete", f"lifespan.{stage}.failed"
-        try:
-            reply = await runner.next_message(f"the reply to lifespan.{stage}")
-        except TimeoutError:
-            raise LifespanError(
-                f"the app did not reply to lifespan.{stage} within {runner.timeout} s; a "
-                f"{stage} step may hang, or raise {stage}_timeout",
-                stage=stage,
-            ) from None
+        reply = await self._reply(runner, stage, f"the reply to lifespan.{stage}")
         kind = reply.get("type")
         if kind == complete:
             return
+        if reply is _FINISHED:
+            _raise_app_error(runner, stage)
         if kind == failed:
             message = str(reply.get("message", ""))
+            await self._raise_if_app_raises(runner)
             raise LifespanError(f"{failed}: {message}", stage=stage, message=message)
-        if reply is _FINISHED:
-            if runner.error is not None:
-                raise LifespanError(
-                    f"the app raised {type(runner.error).__name__}: {runner.error} before "
-                    f"replying to lifespan.{stage}",
-                    stage=stage,
-                ) from runner.error
-            raise LifespanError(
-                f"the app returned without replying to lifespan.{stage}; a server would take "
-                "this as 'lifespan not supported'",
-                stage=stage,
-            )
         raise LifespanError(
             f"the app sent {kind!r} in reply to lifespan.{stage}; expected {complete!r} or "
             f"{failed!r}",
             stage=stage,
         ) from runner.refuse(f"unexpected {kind!r} during lifespan.{stage}")
 
+    @staticmethod
+    async def _raise_if_app_raises(runner: _AppRunner) -> None:
+        """After ``*.failed``: raise the app's exception if it raises before its next receive()."""
+        try:
+            item = await runner.next_message("the app to raise or return after *.failed")
+        except TimeoutError:
+            return
+        if item is _FINISHED and runner.error is not None:
+            raise runner.error
+
     async def _wait_until_returned(self, runner: _AppRunner) -> None:
         if not runner.finished or len(runner.outbox):
             item = await runner.next_message("the app to return after lifespan.shutdown.complete")
+            if item is _WAITING:
+                raise LifespanError(
+                    "the app called receive() again after lifespan.shutdown.complete; nothing "
+                    "follows it, so the app should return",
+                    stage="shutdown",
+                )
             if item is not _FINISHED:
                 raise LifespanError(
                     f"the app sent {item.get('type')!r} after lifespan.shutdown.complete; "
@@ -239,11 +295,40 @@ class LifespanManager:
                     stage="shutdown",
                 )
         if runner.error is not None:
-            raise LifespanError(
-                f"the app raised {type(runner.error).__name__}: {runner.error} after "
-                "lifespan.shutdown.complete",
-                stage="shutdown",
-            ) from runner.error
+            raise runner.error
+
+
+def _raise_app_error(runner: _AppRunner, stage: str) -> NoReturn:
+    """The app ended before replying to ``lifespan.{stage}``: say why, keeping its exception."""
+    if not runner.received:
+        raise LifespanNotSupported(
+            "the app "
+            + ("raised before" if runner.error is not None else "returned without")
+            + " calling receive() on the lifespan scope, as an app that serves only http does; "
+            "test it without LifespanManager, or make it handle scope['type'] == 'lifespan'",
+            stage=stage,
+        ) from runner.error
+    if runner.error is not None:
+        raise runner.error
+    raise LifespanError(
+        f"the app returned without replying to lifespan.{stage}; a server would take "
+        "this as 'lifespan not supported'",
+        stage=stage,
+    )
+
+
+class _StateInjector:
+    """``manager.app``: the app, with a shallow copy of the lifespan state in every scope."""
+
+    __slots__ = ("app", "state")
+
+    def __init__(self, app: ASGIApp, state: dict[str, Any]) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = self.state if scope.get("type") == "lifespan" else dict(self.state)
+        await self.app({**scope, "state": state}, receive, send)
 
 
 class Response:

@@ -17,7 +17,7 @@ from asgi_core import AsgiFastStream, AsgiResponse
 from asgi_core.asyncapi import mount_asyncapi
 from asgi_core.exceptions import HookError
 from asgi_core.handlers import Request, get
-from asgi_core.testing import Client, LifespanError, LifespanManager
+from asgi_core.testing import Client, LifespanManager
 
 pytestmark = pytest.mark.anyio
 
@@ -77,12 +77,12 @@ async def test_interop_starlette_mounted_in_ours_sees_our_root_path() -> None:
 async def test_interop_failing_starlette_lifespan_fails_our_startup_naming_the_mount() -> None:
     log: list[str] = []
     app = AsgiFastStream(Broker(log), asgi_routes=[("/web", starlette_app(log, fail=True))])
-    with pytest.raises(LifespanError) as caught:
+    with pytest.raises(HookError) as caught:  # the app's own exception reaches the test
         async with LifespanManager(app):
             pytest.fail("startup must fail")
     assert caught.value.stage == "startup"
-    assert "the app mounted at '/web'" in caught.value.message
-    assert "starlette cannot reach its database" in caught.value.message
+    assert "the app mounted at '/web'" in str(caught.value)
+    assert "starlette cannot reach its database" in str(caught.value)
     assert log[0] == "broker started" and log[-1] == "broker closed"  # undone after the failure
 
 

@@ -65,15 +65,37 @@ async def test_testing_shutdown_failed_raises_with_the_apps_message() -> None:
     assert caught.value.stage == "shutdown"
 
 
-async def test_testing_app_raising_before_reply_is_chained() -> None:
+async def test_testing_app_raising_before_reply_propagates_its_own_exception() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()
         raise KeyError("boom")
 
-    with pytest.raises(LifespanError, match="raised KeyError") as caught:
+    with pytest.raises(KeyError, match="boom"):
         async with LifespanManager(app):
+            pytest.fail("the body must not run after a failed startup")
+
+
+async def test_testing_app_raising_after_startup_failed_propagates_its_own_exception() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:  # as Starlette does
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "Traceback ... no db"})
+        raise ConnectionError("no db")
+
+    with pytest.raises(ConnectionError, match="no db"):
+        async with LifespanManager(app):
+            pytest.fail("the body must not run after a failed startup")
+
+
+async def test_testing_startup_failed_then_waiting_is_a_lifespan_error_at_once() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no db"})
+        await receive()  # never comes: the manager must not wait for its timeout
+
+    with pytest.raises(LifespanError, match="no db") as caught:
+        async with LifespanManager(app, startup_timeout=None):
             pass
-    assert isinstance(caught.value.__cause__, KeyError)
+    assert caught.value.message == "no db"
 
 
 async def test_testing_app_returning_without_reply_is_an_error() -> None:
@@ -90,9 +112,11 @@ async def test_testing_startup_that_hangs_times_out() -> None:
         await receive()
         await receive()  # never comes: the manager waits for a reply first
 
-    with pytest.raises(LifespanError, match=r"did not reply to lifespan.startup within 0.05 s"):
+    with pytest.raises(TimeoutError, match=r"did not reply to lifespan.startup within 0.05 s") as c:
         async with LifespanManager(app, startup_timeout=0.05):
             pass
+    assert isinstance(c.value, LifespanError)
+    assert c.value.stage == "startup"
 
 
 async def test_testing_wrong_reply_type_is_named() -> None:
@@ -102,7 +126,7 @@ async def test_testing_wrong_reply_type_is_named() -> None:
             pass
 
 
-async def test_testing_app_raising_after_shutdown_complete_is_reported() -> None:
+async def test_testing_app_raising_after_shutdown_complete_propagates_its_exception() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()
         await send({"type": "lifespan.startup.complete"})
@@ -110,9 +134,23 @@ async def test_testing_app_raising_after_shutdown_complete_is_reported() -> None
         await send({"type": "lifespan.shutdown.complete"})
         raise RuntimeError("late")
 
-    with pytest.raises(LifespanError, match=r"after lifespan.shutdown.complete"):
+    with pytest.raises(RuntimeError, match="late"):
         async with LifespanManager(app):
             pass
+
+
+async def test_testing_app_waiting_after_shutdown_complete_is_a_lifespan_error() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+        await receive()  # nothing follows shutdown: it must return
+
+    with pytest.raises(LifespanError, match=r"after lifespan.shutdown.complete") as caught:
+        async with LifespanManager(app, shutdown_timeout=None):
+            pass
+    assert caught.value.stage == "shutdown"
 
 
 async def test_testing_body_error_wins_over_shutdown_failure() -> None:
