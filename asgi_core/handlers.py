@@ -15,7 +15,9 @@ Rules:
   are logged on the ``asgi_core.handlers`` logger and never sent to the client.
 * ``Request.body()`` and ``Request.json()`` read at most ``max_body_size`` bytes (1 MiB unless the
   decorator says otherwise): a bigger body, or a ``content-length`` announcing one, is answered
-  413. A body that is not valid UTF-8 JSON is answered 400. ``Request.stream()`` yields the raw
+  413. A body that is not JSON (RFC 8259: malformed, not UTF-8, ``NaN``/``Infinity``, nested
+  too deeply) is answered 400 with a one-line reason and logged as nothing: the client's fault.
+  ``JSONResponse`` refuses the same values. ``Request.stream()`` yields the raw
   chunks with no limit. If the client disconnects while the body is read, nothing is sent.
 * A WebSocket connection is closed before it is accepted (clients see HTTP 403). A lifespan
   scope is answered ``*.complete`` at once (there is nothing to start), so a handler can be an
@@ -26,6 +28,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, overload
 
@@ -223,14 +226,31 @@ class Request:
         return self._body
 
     async def json(self) -> Any:
-        """The body parsed as JSON; a body that isn't valid JSON is answered 400."""
-        import json
+        """The body parsed as JSON (RFC 8259); anything else is answered 400 with the reason.
 
+        Refused, as ``JSONResponse`` refuses to emit them: ``NaN``/``Infinity``/``-Infinity``,
+        a body that is not UTF-8, nesting deeper than Python's recursion limit allows.
+        """
         body = await self.body()
         try:
-            return json.loads(body.decode("utf-8"))
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError both are ValueErrors
-            raise _Reply(400, "Invalid JSON body") from None
+            return _json_decoder().decode(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _Reply(400, "Invalid JSON body: not UTF-8") from None
+        except RecursionError:
+            raise _Reply(400, "Invalid JSON body: nested too deeply") from None
+        except ValueError as exc:  # json.JSONDecodeError, or a constant _refuse_constant refused
+            raise _Reply(400, f"Invalid JSON body: {getattr(exc, 'msg', exc)}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+@functools.cache
+def _json_decoder() -> Any:
+    import json
+
+    return json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 class JSONResponse(AsgiResponse):

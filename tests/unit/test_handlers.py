@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from asgi_core._responses import AsgiResponse
 from asgi_core.handlers import (
@@ -99,7 +100,8 @@ async def test_handlers_json_body_is_parsed() -> None:
 @pytest.mark.parametrize("body", [b"{nope", b"\xff\xfe"])
 async def test_handlers_invalid_json_is_400(body: bytes) -> None:
     response = await Client(echo_json).post("/", body=body)
-    assert (response.status_code, response.text) == (400, "Invalid JSON body")
+    assert response.status_code == 400
+    assert response.text.startswith("Invalid JSON body: ")
 
 
 async def test_handlers_body_over_the_limit_is_413() -> None:
@@ -199,3 +201,76 @@ async def test_handlers_query_params_are_percent_decoded_and_multi_valued() -> N
 
     response = await Client(route).get("/?a=1&a=x%20y&b=&a=")
     assert response.json() == ["1", "x y", ""]
+
+
+# -- bad JSON of any shape is a 400 with a short reason, never a 500 (#9) --------------------------
+
+
+@post
+async def echo_any(request: Request) -> AsgiResponse:
+    return JSONResponse(await request.json())
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 1000, "nested too deeply"),  # 2 KB of "[": RecursionError before the fix
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"a":' * 5000 + b"1" + b"}" * 5000, "nested too deeply"),
+        (b"NaN", "NaN is not JSON (RFC 8259)"),
+        (b"[1, Infinity]", "Infinity is not JSON (RFC 8259)"),
+        (b'{"x": -Infinity}', "-Infinity is not JSON (RFC 8259)"),
+        (b"\xff\xfe[]", "not UTF-8"),
+        (b"{nope", "Expecting property name enclosed in double quotes"),
+    ],
+)
+async def test_handlers_bad_json_is_400_with_a_short_reason_and_logs_no_error(
+    body: bytes, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        response = await Client(echo_any).post("/", body=body)
+    assert (response.status_code, response.text) == (400, f"Invalid JSON body: {reason}")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_handlers_json_nested_moderately_is_echoed() -> None:
+    body = b"[" * 100 + b"]" * 100
+    response = await Client(echo_any).post("/", body=body)
+    assert (response.status_code, response.body) == (200, body)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=50)
+@given(value=json_values)
+def test_handlers_json_parse_accepts_exactly_what_json_response_emits(value: object) -> None:
+    emitted = JSONResponse(value).body
+
+    async def round_trip() -> None:
+        response = await Client(echo_any).post("/", body=emitted)
+        assert (response.status_code, response.body) == (200, emitted)
+
+    for backend in ("asyncio", "trio"):
+        anyio.run(round_trip, backend=backend)
+
+
+@settings(max_examples=50)
+@given(
+    body=st.binary(max_size=64)
+    | st.text(alphabet='[]{}",:0123456789eE.-+NaInfity ').map(str.encode)
+)
+def test_handlers_any_body_is_answered_200_or_400_never_500(body: bytes) -> None:
+    async def post() -> None:
+        response = await Client(echo_any).post("/", body=body)
+        assert response.status_code in (200, 400), (body, response)
+
+    anyio.run(post, backend="asyncio")
