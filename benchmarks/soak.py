@@ -4,9 +4,10 @@ Each contender is served by a real ``asgi-core run`` (one uvicorn process, whate
 loop implementation uvicorn picks by default) on 127.0.0.1; all servers are up at once, and
 every step runs on every server, in a shuffled order, before the next step starts:
 
-1. **RSS growth**: after a warm-up on the same path, ``VmRSS`` of the server process before and
-   after ``requests`` responses (``soak_load``), per 100k requests (10k WebSocket refusals):
-   the route hit, the 404 miss, a new 404 path every time, a refused WebSocket handshake.
+1. **RSS growth**: ``VmRSS`` of the server process after a warm-up on the same path, then after
+   each of ``WINDOWS`` windows of ``requests / WINDOWS`` responses (``soak_load``); the growth
+   from the end of the first window to the end of the last, per 100k requests (10k WebSocket
+   refusals): the route hit, the 404 miss, a new 404 path every time, a refused handshake.
 2. **2000 keep-alive connections**: ``wrk -t2 -c2000 --latency`` on the route hit; socket
    errors plus non-2xx responses, and p99 latency.
 3. **Lost on SIGTERM under load** (``soak_sigterm``); this step stops the server.
@@ -27,7 +28,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
@@ -65,6 +66,8 @@ RSS_CASES: dict[str, tuple[str, str, int]] = {
 }
 """Case: (``soak_load`` mode, path, expected status)."""
 CONNECTIONS = 2000
+WINDOWS = 4
+"""RSS is sampled after the warm-up and after each of this many windows of the load."""
 STEPS = len(RSS_CASES) + 2
 """RSS cases, the 2000 connections, the SIGTERM drain."""
 
@@ -97,10 +100,20 @@ def server_stack() -> str:
     )
 
 
-def rss_row(case: str, name: str, per: int, before: int, after: int, responses: int) -> Row:
-    """RSS growth in kB per ``per`` responses, with the absolute figures in the detail."""
-    growth = (after - before) * per / max(responses, 1)
-    detail = f"{before / 1024:.1f} → {after / 1024:.1f} MB over {responses} responses"
+def rss_row(case: str, name: str, per: int, samples: Sequence[int], counts: Sequence[int]) -> Row:
+    """RSS growth in kB per ``per`` responses from the window samples, which the detail lists.
+
+    ``samples[0]`` is taken after the warm-up and ``samples[i]`` after ``counts[i - 1]`` more
+    responses. The first window counts as warm-up too: the figure is the growth from
+    ``samples[1]`` to the last sample, over the responses in between.
+    """
+    responses = sum(counts[1:])
+    growth = (samples[-1] - samples[1]) * per / max(responses, 1)
+    steps = ", ".join(f"{sample - samples[0]:+d}" for sample in samples)
+    detail = (
+        f"{samples[0] / 1024:.1f} MB after the warm-up, then {steps} kB after each "
+        f"{counts[0]} responses; figure over the last {responses}"
+    )
     label = f"RSS per {per // 1000}k, {case}"
     return Row("soak", label, name, spread([growth]), "kB", detail)
 
@@ -114,7 +127,7 @@ def connection_errors(text: str) -> int:
 
 
 def _settle_rss(pid: int) -> int:
-    time.sleep(0.3)  # let the server close the load's connections
+    time.sleep(0.2)  # let the server close the load's connections
     return rss_kb(pid)
 
 
@@ -123,17 +136,19 @@ def _rss_step(case: str, server: Server, settings: SoakSettings) -> Row:
     count, per = (
         (settings.refusals, 10_000) if mode == "websocket" else (settings.requests, 100_000)
     )
-    seconds = max(5.0, count / 4000)  # the time bound: 4000 responses a second at least
-    warm = run_load(server.port, Load(mode, path, status, max(1000, count // 10)), seconds)
-    before = _settle_rss(server.process.pid)
-    loaded = run_load(server.port, Load(mode, path, status, count), seconds)
-    after = _settle_rss(server.process.pid)
-    wrong = warm.unexpected + loaded.unexpected
+    seconds = max(2.0, count / WINDOWS / 4000)  # the time bound: at least 4000 responses/s
+    loads = [run_load(server.port, Load(mode, path, status, max(1000, count // 10)), seconds)]
+    samples = [_settle_rss(server.process.pid)]
+    for _ in range(WINDOWS):
+        loads.append(run_load(server.port, Load(mode, path, status, count // WINDOWS), seconds))
+        samples.append(_settle_rss(server.process.pid))
+    label = f"RSS per {per // 1000}k, {case}"
+    wrong = sum(loaded.unexpected for loaded in loads)
     if wrong:
         reason = f"{wrong} responses were not {status} on {path}"
-        return Row("soak", f"RSS per {per // 1000}k, {case}", server.name, None, "kB", reason)
-    row = rss_row(case, server.name, per, before, after, loaded.responses)
-    errors = "; ".join(e for e in (warm.errors, loaded.errors) if e)
+        return Row("soak", label, server.name, None, "kB", reason)
+    row = rss_row(case, server.name, per, samples, [loaded.responses for loaded in loads[1:]])
+    errors = "; ".join(sorted({loaded.errors for loaded in loads if loaded.errors}))
     return replace(row, detail=f"{row.detail} ({errors})") if errors else row
 
 

@@ -54,11 +54,12 @@ def test_soak_connection_errors_add_socket_errors_and_wrong_statuses() -> None:
     assert connection_errors("Requests/sec: 1.00\n") == 0
 
 
-def test_soak_rss_row_is_growth_per_100k_responses() -> None:
-    row = rss_row("route hit", "asgi_core", 100_000, 30_000, 30_040, 50_000)
+def test_soak_rss_row_is_growth_per_100k_after_the_first_window() -> None:
+    samples = [30_000, 30_100, 30_120, 30_140]
+    row = rss_row("route hit", "asgi_core", 100_000, samples, [25_000, 25_000, 25_000])
     assert row.case == "RSS per 100k, route hit"
-    assert row.value == Spread(80.0, 80.0, 80.0)
-    assert "50000 responses" in row.detail
+    assert row.value == Spread(80.0, 80.0, 80.0)  # 40 kB over the last 50k responses
+    assert "then +0, +100, +120, +140 kB after each 25000 responses" in row.detail
 
 
 def test_soak_tally_counts_lost_in_flight_and_unanswered() -> None:
@@ -107,14 +108,16 @@ def test_soak_block_renders_beside_the_results_block(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(f"# Benchmarks\n\n{START}\nother tables\n{END}\n\nnotes\n", encoding="utf-8")
     rows = [
-        rss_row("route hit", "asgi_core", 100_000, 30_000, 30_004, 100_000),
-        rss_row("route hit", "FastStream", 100_000, 44_000, 44_000, 100_000),
+        rss_row("route hit", "asgi_core", 100_000, [30_000, 30_000, 30_004], [50_000, 100_000]),
+        rss_row("route hit", "FastStream", 100_000, [44_000, 44_000, 44_000], [50_000, 50_000]),
         Row("soak", "lost on SIGTERM under load", "asgi_core", None, "", "pending: no wrk"),
     ]
     block = render_soak(rows, META)
     assert "| RSS per 100k, route hit | 4 kB | 0 kB | ≤ 100kB | met |" in block
     assert "| lost on SIGTERM under load | pending |  | ≤ 0 | pending |" in block
-    assert "- RSS per 100k, route hit: asgi_core 29.3 → 29.3 MB over 100000" in block
+    assert (
+        "- RSS per 100k, route hit: asgi_core 29.3 MB after the warm-up, then +0, +0, +4" in block
+    )
     assert "- lost on SIGTERM under load: " not in block  # a pending row has no figures to show
     update_readme(readme, block, SOAK_START, SOAK_END)
     update_readme(readme, render_soak(rows[:1], META), SOAK_START, SOAK_END)
