@@ -10,23 +10,34 @@ Rules:
 * Ping: 204 when ``await broker.ping(timeout)`` returns something true; 500 when it returns
   something false, raises, or takes longer than ``timeout``. The route enforces the limit itself
   (``DEFAULT_PING_LIMIT`` seconds when ``timeout`` is None), so a ping that hangs never hangs the
-  probe. A failure is logged on ``asgi_core.health``; nothing of it reaches the client.
+  probe. ``broker.ping`` is looked up on every request, so a ping replaced after the route was
+  built (a mock, FastStream's ``TestBroker``) is the one called. Nothing of a failure reaches
+  the client.
+* Logging, on ``asgi_core.health``: a WARNING when the ping starts failing (with the reason),
+  an INFO when it recovers (with how long the outage lasted), and while it keeps failing at
+  most one WARNING reminder per ``log_interval`` seconds (60 by default) with the count of
+  failed probes since the last line. A probe every 10 ms during an outage logs one line a
+  minute, not a hundred a second.
 * Readiness: 204 only between the end of the lifespan startup and the start of the shutdown
   (``app.running``), so a load balancer never routes to a half-started or draining worker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from asgi_core._concurrency import DeadlineExceeded, run_bounded
 from asgi_core._responses import AsgiResponse
 from asgi_core.handlers import HandlerApp, Request
 
-__all__ = ["DEFAULT_PING_LIMIT", "make_ping_asgi", "make_ready_asgi"]
+__all__ = ["DEFAULT_LOG_INTERVAL", "DEFAULT_PING_LIMIT", "make_ping_asgi", "make_ready_asgi"]
 
 DEFAULT_PING_LIMIT = 10.0
+DEFAULT_LOG_INTERVAL = 60.0
+_LOGGER = logging.getLogger("asgi_core.health")
 _HEADERS = {"cache-control": "no-store"}
 Tags = Sequence[str | Mapping[str, Any]] | None
 
@@ -44,6 +55,49 @@ def _empty(status_code: int) -> AsgiResponse:
     return _RESPONSES[status_code]
 
 
+class _Outage:
+    """Turns probe outcomes into log lines: changes of state, and one reminder per interval."""
+
+    __slots__ = ("broker", "clock", "failed", "interval", "last_line", "since")
+
+    def __init__(self, broker: object, interval: float, clock: Callable[[], float]) -> None:
+        self.broker = broker
+        self.interval = interval
+        self.clock = clock
+        self.since: float | None = None  # when the current outage began; None while healthy
+        self.last_line = 0.0
+        self.failed = 0  # probes failed since the last line
+
+    def failure(self, what: str) -> None:
+        now = self.clock()
+        name = type(self.broker).__name__
+        if self.since is None:
+            self.since = self.last_line = now
+            self.failed = 0
+            _LOGGER.warning("health check failing: %s.ping() %s", name, what)
+            return
+        self.failed += 1
+        if now - self.last_line >= self.interval:
+            _LOGGER.warning(
+                "health check still failing after %.1f s (%d more failed probes): %s.ping() %s",
+                now - self.since,
+                self.failed,
+                name,
+                what,
+            )
+            self.last_line = now
+            self.failed = 0
+
+    def recovered(self) -> None:
+        since, self.since = self.since, None
+        if since is not None:
+            _LOGGER.info(
+                "health check recovered: %s.ping() answers again after %.1f s of failures",
+                type(self.broker).__name__,
+                self.clock() - since,
+            )
+
+
 def make_ping_asgi(
     broker: Any,
     /,
@@ -51,30 +105,47 @@ def make_ping_asgi(
     include_in_schema: bool = True,
     description: str | None = None,
     tags: Tags = None,
+    *,
+    log_interval: float = DEFAULT_LOG_INTERVAL,
+    clock: Callable[[], float] = time.monotonic,
 ) -> HandlerApp:
-    """A GET/HEAD route: 204 if ``broker.ping(timeout)`` succeeds in time, 500 otherwise."""
-    ping = getattr(broker, "ping", None)
-    if not callable(ping):
+    """A GET/HEAD route: 204 if ``broker.ping(timeout)`` succeeds in time, 500 otherwise.
+
+    While the ping keeps failing, a reminder is logged at most every ``log_interval`` seconds;
+    ``clock`` (``time.monotonic``) is what measures them, replaceable in tests.
+    """
+    if not callable(getattr(broker, "ping", None)):
         raise TypeError(
             f"make_ping_asgi needs a broker with an async ping(timeout) method; {broker!r} has "
             "none. Pass the broker object itself (FastStream brokers have ping)"
         )
     if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+    if isinstance(log_interval, bool) or not log_interval >= 0:
+        raise ValueError(
+            f"log_interval must be a number of seconds >= 0, not {log_interval!r}; 0 logs "
+            "every failed probe"
+        )
     limit = DEFAULT_PING_LIMIT if timeout is None else timeout
+    outage = _Outage(broker, log_interval, clock)
+
+    def ping() -> Any:  # looked up per request: a ping replaced later is the one called
+        return broker.ping(timeout)
 
     async def ping_broker(request: Request) -> AsgiResponse:
         try:
-            healthy = await run_bounded(lambda: ping(timeout), limit)
+            healthy = await run_bounded(ping, limit)
         except DeadlineExceeded:
-            _log_failure(broker, f"did not answer within {limit} s")
+            outage.failure(f"did not answer within {limit} s")
             return _empty(500)
         except Exception as exc:
-            _log_failure(broker, f"raised {type(exc).__name__}: {exc}")
+            outage.failure(f"raised {type(exc).__name__}: {exc}")
             return _empty(500)
         if not healthy:
-            _log_failure(broker, f"returned {healthy!r}")
+            outage.failure(f"returned {healthy!r}")
             return _empty(500)
+        if outage.since is not None:
+            outage.recovered()
         return _empty(204)
 
     return HandlerApp(
@@ -109,12 +180,4 @@ def make_ready_asgi(
         include_in_schema=include_in_schema,
         description=description or "Readiness: 204 between startup and shutdown, else 503.",
         tags=tags,
-    )
-
-
-def _log_failure(broker: object, what: str) -> None:
-    import logging
-
-    logging.getLogger("asgi_core.health").warning(
-        "health check failed: %s.ping() %s", type(broker).__name__, what
     )

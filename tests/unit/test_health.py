@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -119,3 +120,117 @@ async def test_health_ready_is_503_before_204_during_and_503_while_shutting_down
 def test_health_ready_needs_the_application() -> None:
     with pytest.raises(TypeError, match="needs the application"):
         make_ready_asgi(object())  # type: ignore[arg-type]
+
+
+# -- the ping is looked up per request (#9) -------------------------------------------------------
+
+
+async def test_health_ping_replaced_after_the_route_was_built_is_the_one_called() -> None:
+    broker = PingBroker(True)
+    client = Client(make_ping_asgi(broker, timeout=2.0))
+    calls: list[float | None] = []
+
+    async def failing(timeout: float | None) -> bool:
+        calls.append(timeout)
+        return False
+
+    broker.ping = failing  # type: ignore[method-assign]
+    assert (await client.get("/")).status_code == 500
+    assert calls == [2.0] and broker.timeouts == []
+
+
+async def test_health_ping_replaced_by_a_hanging_one_is_still_bounded() -> None:
+    broker = PingBroker(True)
+    client = Client(make_ping_asgi(broker, timeout=0.05))
+    broker.outcome = "hang"
+    assert (await client.get("/")).status_code == 500
+
+
+async def test_health_ping_under_faststream_test_redis_broker() -> None:
+    fs_redis: Any = importlib.import_module("faststream.redis")  # mypy crashes on faststream
+    RedisBroker, TestRedisBroker = fs_redis.RedisBroker, fs_redis.TestRedisBroker
+
+    broker = RedisBroker("redis://127.0.0.1:1")  # nothing listens: only the test broker answers
+    client = Client(make_ping_asgi(broker, timeout=1.0))
+    async with TestRedisBroker(broker) as patched:
+        assert (await client.get("/health")).status_code == 204
+
+        async def failing(timeout: float | None) -> bool:
+            return False
+
+        patched.ping = failing
+        assert (await client.get("/health")).status_code == 500
+
+
+# -- logging: changes of state and one reminder per interval (#9) ---------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def health_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "asgi_core.health"]
+
+
+async def test_health_logs_the_start_of_an_outage_once_then_one_reminder_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker, clock = PingBroker(ConnectionError("refused")), FakeClock()
+    client = Client(make_ping_asgi(broker, log_interval=30.0, clock=clock))
+    with caplog.at_level(logging.INFO, logger="asgi_core.health"):
+        for _ in range(50):  # 50 probes in the first 29 s: one line
+            assert (await client.get("/")).status_code == 500
+            clock.now += 0.5
+        assert health_lines(caplog) == [
+            ("WARNING", "health check failing: PingBroker.ping() raised ConnectionError: refused")
+        ]
+        clock.now = 1000.0 + 30.0
+        await client.get("/")
+        await client.get("/")
+    lines = health_lines(caplog)
+    assert len(lines) == 2
+    assert lines[1] == (
+        "WARNING",
+        "health check still failing after 30.0 s (50 more failed probes): "
+        "PingBroker.ping() raised ConnectionError: refused",
+    )
+
+
+async def test_health_logs_the_recovery_with_the_outage_length(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker, clock = PingBroker(False), FakeClock()
+    client = Client(make_ping_asgi(broker, clock=clock))
+    with caplog.at_level(logging.INFO, logger="asgi_core.health"):
+        await client.get("/")
+        clock.now += 12.5
+        broker.outcome = True
+        assert (await client.get("/")).status_code == 204
+        await client.get("/")  # healthy again: nothing more
+        broker.outcome = False
+        await client.get("/")  # a new outage is announced again
+    assert health_lines(caplog) == [
+        ("WARNING", "health check failing: PingBroker.ping() returned False"),
+        (
+            "INFO",
+            "health check recovered: PingBroker.ping() answers again after 12.5 s of failures",
+        ),
+        ("WARNING", "health check failing: PingBroker.ping() returned False"),
+    ]
+
+
+async def test_health_healthy_probes_log_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="asgi_core.health"):
+        await Client(make_ping_asgi(PingBroker(True))).get("/")
+    assert health_lines(caplog) == []
+
+
+@pytest.mark.parametrize("interval", [-1.0, True, float("nan")])
+def test_health_ping_refuses_a_bad_log_interval(interval: float) -> None:
+    with pytest.raises(ValueError, match="log_interval must be"):
+        make_ping_asgi(PingBroker(), log_interval=interval)
