@@ -3,7 +3,7 @@
     from asgi_core.testing import Client, LifespanManager
 
     async with LifespanManager(app) as lifespan:      # lifespan.startup ... lifespan.shutdown
-        client = Client(app, state=lifespan.state)
+        client = Client(lifespan.app)                 # or Client(app, state=lifespan.state)
         response = await client.get("/health")
         assert response.status_code == 204
         async with client.websocket("/ws") as ws:

@@ -355,3 +355,45 @@ async def test_testing_exit_inside_the_lifespan_manager_is_recorded_not_a_signal
     async with LifespanManager(app) as manager:
         app.exit()  # under a server this stops the process; here it must not signal pytest
         assert manager.exit_requested and app.should_exit
+
+
+async def test_testing_cancelled_block_cancels_the_app_without_a_shutdown() -> None:
+    import anyio
+
+    log: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        try:
+            log.append((await receive())["type"])
+        finally:
+            log.append("app ended")
+
+    with anyio.CancelScope() as scope:
+        async with LifespanManager(app):
+            scope.cancel()
+            await anyio.sleep(5)
+    assert scope.cancelled_caught
+    assert log == ["app ended"]  # never received lifespan.shutdown
+
+
+async def test_testing_manager_app_copies_the_state_into_every_request() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            scope["state"]["db"] = "up"
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = json.dumps(scope["state"]).encode()
+        scope["state"]["mutated"] = True
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    async with LifespanManager(app) as manager:
+        client = Client(manager.app)
+        assert (await client.get("/")).json() == {"db": "up"}
+        assert (await client.get("/")).json() == {"db": "up"}
+        assert manager.state == {"db": "up"}
