@@ -397,3 +397,18 @@ async def test_testing_manager_app_copies_the_state_into_every_request() -> None
         assert (await client.get("/")).json() == {"db": "up"}
         assert (await client.get("/")).json() == {"db": "up"}
         assert manager.state == {"db": "up"}
+
+
+async def test_testing_our_application_failing_startup_raises_the_brokers_exception() -> None:
+    from asgi_core import AsgiFastStream
+
+    class DownBroker:
+        async def start(self) -> None:
+            raise ConnectionError("redis://localhost:6379 refused the connection")
+
+        async def close(self) -> None:
+            pass
+
+    with pytest.raises(ConnectionError, match="refused the connection"):
+        async with LifespanManager(AsgiFastStream(DownBroker())):
+            pytest.fail("the body must not run after a failed startup")
