@@ -3,16 +3,19 @@
 All servers start first and stay up; then, round after round, every path is loaded for a fixed
 time on every server in a shuffled order, so the bare dispatcher is measured in the same round
 as the others. Ratios: req/s, p50 and p99 latency, each against the bare dispatcher's in that
-round. Every server is stopped at the end, on error too.
+round and on the same server stack. Every server is stopped at the end, on error too.
 
-uvicorn is pinned to ``--http h11 --loop asyncio`` so the figures don't depend on whether
-httptools or uvloop happen to be installed.
+Every contender is served twice, with uvicorn pinned to each stack of ``STACKS``: ``--http h11
+--loop asyncio`` (what a plain ``pip install uvicorn`` runs) and ``--http httptools --loop
+uvloop`` (what ``uvicorn[standard]`` users run). The fast stack's rows say pending when
+httptools or uvloop can't be imported.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import importlib.util
 import random
 import re
 import shutil
@@ -30,7 +33,16 @@ from benchmarks.harness import spread
 from benchmarks.results import TIMES, Row
 from benchmarks.wire_apps import PING_PATH
 
-__all__ = ["FACTORIES", "PATHS", "WireSettings", "WrkResult", "parse_wrk", "run_wire"]
+__all__ = [
+    "FACTORIES",
+    "PATHS",
+    "STACKS",
+    "WireSettings",
+    "WrkResult",
+    "case_name",
+    "parse_wrk",
+    "run_wire",
+]
 
 FACTORIES: dict[str, str] = {
     "bare dict": "benchmarks.wire_apps:bare_dict",
@@ -45,6 +57,11 @@ PATHS: dict[str, tuple[str, int]] = {
     "ping": (PING_PATH, 204),
 }
 """Path name: (request path, expected status)."""
+STACKS: dict[str, tuple[str, str]] = {
+    "h11 + asyncio": ("h11", "asyncio"),
+    "httptools + uvloop": ("httptools", "uvloop"),
+}
+"""Server stack: uvicorn's ``--http`` and ``--loop``. The first keeps the plain case names."""
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
@@ -104,16 +121,28 @@ def _status(port: int, path: str) -> int:
         connection.close()
 
 
+def case_name(path: str, figure: str, stack: str) -> str:
+    """``hit req/s`` on the first stack, ``hit req/s, httptools + uvloop`` on the others."""
+    return f"{path} {figure}" if stack == next(iter(STACKS)) else f"{path} {figure}, {stack}"
+
+
+def _missing(stack: str) -> str:
+    """'' if both parts of ``stack`` import here, else the pending reason."""
+    absent = [m for m in STACKS[stack] if m != "asyncio" and importlib.util.find_spec(m) is None]
+    return f"pending: {' and '.join(absent)} not installed" if absent else ""
+
+
 @contextlib.contextmanager
-def _server(name: str, cwd: Path, log: Path) -> Iterator[int]:
-    """Serve contender ``name`` with uvicorn on a free port; yield the port once it answers."""
+def _server(name: str, stack: str, cwd: Path, log: Path) -> Iterator[int]:
+    """Serve contender ``name`` with uvicorn on ``stack``; yield the port once it answers."""
     factory = FACTORIES[name]
     lifespan = "off" if name == BASELINE else "on"  # the bare dispatcher has no lifespan
     port = _free_port()
     command = [
         *(sys.executable, "-m", "uvicorn", "--factory", factory),
         *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
-        *("--http", "h11", "--loop", "asyncio", "--ws", "none", "--lifespan", lifespan),
+        *("--http", STACKS[stack][0], "--loop", STACKS[stack][1], "--ws", "none"),
+        *("--lifespan", lifespan),
         *("--log-level", "warning", "--no-access-log"),
     ]
     with log.open("wb") as output:
@@ -153,76 +182,106 @@ def _wrk(port: int, path: str, seconds: int, connections: int) -> WrkResult:
     return parse_wrk(done.stdout)
 
 
-def _rows(
-    results: dict[tuple[str, str], list[WrkResult]], problems: dict[tuple[str, str], str]
-) -> list[Row]:
+Key = tuple[str, str, str]
+"""(stack, path name, contender)."""
+
+
+def _rows(results: dict[Key, list[WrkResult]], problems: dict[Key, str]) -> list[Row]:
     rows = []
     for path in PATHS:
-        base = results.get((path, BASELINE), [])
-        for name in FACTORIES:
-            key = (path, name)
-            if key in problems or not base or key not in results:
-                reason = problems.get(key) or problems.get((path, BASELINE), "not measured")
-                rows.append(Row("wire", f"{path} req/s", name, None, TIMES, reason))
-                continue
-            runs = results[key]
-            pairs = list(zip(runs, base, strict=True))
-            figures = (
-                ("req/s", [r.requests_per_second / b.requests_per_second for r, b in pairs]),
-                ("p50", [r.p50_ms / b.p50_ms for r, b in pairs]),
-                ("p99", [r.p99_ms / b.p99_ms for r, b in pairs]),
-            )
-            absolute = (
+        for figure in ("req/s", "p50", "p99"):
+            for stack in STACKS:
+                rows += _figure_rows(results, problems, stack, path, figure)
+    return rows
+
+
+def _figure_rows(
+    results: dict[Key, list[WrkResult]],
+    problems: dict[Key, str],
+    stack: str,
+    path: str,
+    figure: str,
+) -> list[Row]:
+    rows = []
+    case = case_name(path, figure, stack)
+    base = results.get((stack, path, BASELINE), [])
+    for name in FACTORIES:
+        key = (stack, path, name)
+        if key in problems or not base or key not in results:
+            if figure == "req/s":
+                reason = problems.get(key) or problems.get((stack, path, BASELINE), "not measured")
+                rows.append(Row("wire", case, name, None, TIMES, reason))
+            continue
+        runs = results[key]
+        pairs = list(zip(runs, base, strict=True))
+        values = {
+            "req/s": [r.requests_per_second / b.requests_per_second for r, b in pairs],
+            "p50": [r.p50_ms / b.p50_ms for r, b in pairs],
+            "p99": [r.p99_ms / b.p99_ms for r, b in pairs],
+        }[figure]
+        detail = ""
+        if figure == "req/s":
+            detail = (
                 f"{spread([r.requests_per_second for r in runs]).median:.0f} req/s, "
                 f"p50 {spread([r.p50_ms for r in runs]).median:.2f} ms, "
                 f"p99 {spread([r.p99_ms for r in runs]).median:.2f} ms"
             )
             errors = "; ".join(sorted({r.errors for r in runs if r.errors}))
-            for figure, values in figures:
-                detail = absolute + (f" ({errors})" if errors else "") if figure == "req/s" else ""
-                rows.append(Row("wire", f"{path} {figure}", name, spread(values), TIMES, detail))
+            detail += f" ({errors})" if errors else ""
+        rows.append(Row("wire", case, name, spread(values), TIMES, detail))
     return rows
 
 
 def run_wire(
     settings: WireSettings, cwd: Path, progress: Callable[[int], None] | None = None
 ) -> list[Row]:
-    """Serve every contender, load every path in interleaved rounds, stop everything."""
+    """Serve every contender on every stack, load every path in interleaved rounds, stop all."""
     if shutil.which("wrk") is None:
         return [
             Row("wire", "hit req/s", n, None, TIMES, "pending: wrk not installed")
             for n in FACTORIES
         ]
     names: Sequence[str] = [n for n in FACTORIES if n in settings.contenders or n == BASELINE]
-    results: dict[tuple[str, str], list[WrkResult]] = {}
-    problems: dict[tuple[str, str], str] = {}
+    results: dict[Key, list[WrkResult]] = {}
+    problems: dict[Key, str] = {}
+    stacks = [stack for stack in STACKS if not _missing(stack)]
+    for stack in STACKS:
+        if _missing(stack):
+            problems.update({(stack, p, n): _missing(stack) for p in PATHS for n in names})
     with tempfile.TemporaryDirectory() as logs, contextlib.ExitStack() as servers:
         ports = {
-            name: servers.enter_context(_server(name, cwd, Path(logs, f"{index}.log")))
+            (stack, name): servers.enter_context(
+                _server(name, stack, cwd, Path(logs, f"{stack}-{index}.log"))
+            )
+            for stack in stacks
             for index, name in enumerate(names)
         }
-        live: list[tuple[str, str]] = []
+        live: list[Key] = []
         for path, (target, expected) in PATHS.items():
-            for name, port in ports.items():
+            for (stack, name), port in ports.items():
                 status = _status(port, target)
                 if status != expected:
-                    problems[(path, name)] = (
+                    problems[(stack, path, name)] = (
                         f"pending: GET {target} answered {status}, not {expected}"
                     )
                 else:
-                    live.append((path, name))
+                    live.append((stack, path, name))
         for port in ports.values():  # warm-up, not recorded
             _wrk(port, PATHS["miss"][0], 1, settings.connections)
         shuffler = random.Random(0)
         for index in range(settings.rounds):
-            for path in PATHS:
-                order = [name for name in names if (path, name) in live]
-                shuffler.shuffle(order)
-                for name in order:
-                    result = _wrk(
-                        ports[name], PATHS[path][0], settings.seconds, settings.connections
-                    )
-                    results.setdefault((path, name), []).append(result)
+            for stack in stacks:
+                for path in PATHS:
+                    order = [name for name in names if (stack, path, name) in live]
+                    shuffler.shuffle(order)
+                    for name in order:
+                        result = _wrk(
+                            ports[stack, name],
+                            PATHS[path][0],
+                            settings.seconds,
+                            settings.connections,
+                        )
+                        results.setdefault((stack, path, name), []).append(result)
             if progress is not None:
                 progress(index)
     return _rows(results, problems)
