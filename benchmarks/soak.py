@@ -137,7 +137,7 @@ def _rss_step(case: str, server: Server, settings: SoakSettings) -> Row:
         (settings.refusals, 10_000) if mode == "websocket" else (settings.requests, 100_000)
     )
     seconds = max(2.0, count / WINDOWS / 4000)  # the time bound: at least 4000 responses/s
-    loads = [run_load(server.port, Load(mode, path, status, max(1000, count // 10)), seconds)]
+    loads = [run_load(server.port, Load(mode, path, status, max(1000, count // 20)), seconds)]
     samples = [_settle_rss(server.process.pid)]
     for _ in range(WINDOWS):
         loads.append(run_load(server.port, Load(mode, path, status, count // WINDOWS), seconds))
