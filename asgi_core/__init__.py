@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from asgi_core._context import Context
-from asgi_core._responses import AsgiResponse, WebSocketClose
 from asgi_core.application import Application
 from asgi_core.asgi import AsgiFastStream
+from asgi_core.context import Context
 from asgi_core.exceptions import (
     AppImportError,
     AsgiCoreError,
@@ -25,17 +24,20 @@ from asgi_core.exceptions import (
     ScopeError,
     StartupFailed,
 )
+from asgi_core.responses import AsgiResponse, WebSocketClose
 
 if TYPE_CHECKING:
     from asgi_core.asyncapi import make_asyncapi_asgi, mount_asyncapi
-    from asgi_core.handlers import JSONResponse, Request, get, post
+    from asgi_core.handlers import get, post
     from asgi_core.health import make_ping_asgi, make_ready_asgi
+    from asgi_core.requests import Request
+    from asgi_core.responses import JSONResponse
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "JSONResponse": "asgi_core.handlers",
-    "Request": "asgi_core.handlers",
+    "JSONResponse": "asgi_core.responses",
+    "Request": "asgi_core.requests",
     "get": "asgi_core.handlers",
     "post": "asgi_core.handlers",
     "make_ping_asgi": "asgi_core.health",

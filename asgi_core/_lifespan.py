@@ -13,6 +13,17 @@ the machine reaches ``STOPPED`` or ``FAILED``.
   failing ``receive``/``send``, cancellation) still runs the shutdown steps, exactly once, and then
   propagates; nothing more is sent, since the protocol allows no reply there. Failures of that
   cleanup are logged, as nobody else will see them.
+* If ``send`` of a ``*.failed`` reply raises (hypercorn's trio worker raises from ``send`` there
+  and swallows the error), the report is logged once at ERROR before the ``send`` error
+  propagates: otherwise nobody would see why startup or shutdown failed.
+* ``answer_lifespan`` answers a lifespan scope for an app with nothing to start (``@get``
+  handlers, health and docs routes) by the same table: ``*.complete`` at once, and a second
+  ``lifespan.startup`` is a ``LifespanProtocolError`` as everywhere else.
+
+Glossary: "lifespan" is the ASGI protocol (this module and ``_lifespan_machine.py``); the user's
+context manager is ``lifespan=`` / ``Application.lifespan_context`` (run by ``_held.py``); a
+mounted app's protocol run is a sub-lifespan (``_sub_lifespans.py``); ``Lifecycle``
+(``_lifecycle.py``) runs the ordered steps a stage consists of.
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ from asgi_core.types import Receive, Scope, Send
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["run_lifespan"]
+__all__ = ["answer_lifespan", "run_lifespan"]
 
 _INPUTS = {"lifespan.startup": Input.STARTUP, "lifespan.shutdown": Input.SHUTDOWN}
 
@@ -100,7 +111,13 @@ class _Driver:
             await self.send({"type": "lifespan.shutdown.complete"})
             return None
         stage = "startup" if action is Action.SEND_STARTUP_FAILED else "shutdown"
-        await self.send({"type": action.value, "message": format_failures(stage, self._failures)})
+        report = format_failures(stage, self._failures)
+        try:
+            await self.send({"type": action.value, "message": report})
+        except BaseException:
+            if self.logger is not None:  # the server will not show the report: we do, once
+                self.logger.error("%s could not be sent; its report: %s", action.value, report)
+            raise
         raise error_for(stage, self._failures)
 
     async def _cleanup_after_abort(self) -> None:
@@ -127,3 +144,16 @@ async def run_lifespan(
     if state is not None and not isinstance(state, dict):
         raise ScopeError(f"scope['state'] must be a dict when present, not {state!r}")
     await _Driver(lifecycle, state, receive, send, logger).run()
+
+
+async def answer_lifespan(receive: Receive, send: Send) -> None:
+    """Answer a lifespan scope for an app that has nothing to start or stop, by the same table."""
+    machine = LifespanMachine()
+    event: Input | None = None
+    while machine.phase not in (Phase.STOPPED, Phase.FAILED):
+        action = machine.handle(event or _input_from(await receive()))
+        if action is Action.RUN_STARTUP or action is Action.RUN_SHUTDOWN:
+            event = Input.HOOKS_DONE  # no steps: they are done at once
+        else:
+            event = None
+            await send({"type": action.value})  # lifespan.startup.complete / .shutdown.complete

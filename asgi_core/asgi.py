@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from asgi_core._lifespan import run_lifespan
-from asgi_core._responses import AsgiResponse, WebSocketClose
 from asgi_core._routing import Routes
 from asgi_core.application import (
     DEFAULT_SHUTDOWN_TIMEOUT,
@@ -24,6 +23,7 @@ from asgi_core.application import (
     logger,
 )
 from asgi_core.exceptions import scope_error
+from asgi_core.responses import AsgiResponse, WebSocketClose
 
 if TYPE_CHECKING:
     from asgi_core._hooks import Hook

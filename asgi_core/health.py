@@ -30,8 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from asgi_core._concurrency import DeadlineExceeded, run_bounded
-from asgi_core._responses import AsgiResponse
-from asgi_core.handlers import HandlerApp, Request
+from asgi_core.handlers import HandlerApp
+from asgi_core.requests import Request
+from asgi_core.responses import AsgiResponse
 
 __all__ = ["DEFAULT_LOG_INTERVAL", "DEFAULT_PING_LIMIT", "make_ping_asgi", "make_ready_asgi"]
 

@@ -10,7 +10,10 @@ Two layers:
 * The ``TypedDict`` per scope and per message documents the spec key by key, with
   ``type: Literal[...]`` so unions narrow on ``message["type"]``. Required keys live in a base
   class, optional ones in a ``total=False`` subclass (3.10 has no ``NotRequired``).
-  ``message`` in ``lifespan.*.failed`` is optional with default ``""``.
+  ``message`` in ``lifespan.*.failed`` is optional with default ``""``. They are for users who
+  annotate their own apps and tests; the package's code builds messages as plain ``Message``
+  dicts, since a ``TypedDict`` is not a ``MutableMapping`` to a type checker and every ``send``
+  would need a cast.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import pytest
 from pydantic import BaseModel
 
 from asgi_core import AsgiFastStream, AsgiResponse
-from asgi_core._asyncapi_html import render_page
+from asgi_core.asyncapi._page import render_page
 from asgi_core.asyncapi import build_document, mount_asyncapi
 from asgi_core.handlers import Request, get
 

@@ -8,7 +8,7 @@ import anyio
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from asgi_core._responses import AsgiResponse
+from asgi_core.responses import AsgiResponse
 from asgi_core.handlers import (
     HandlerApp,
     Headers,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from asgi_core._concurrency import new_event
-from asgi_core._responses import AsgiResponse
+from asgi_core.responses import AsgiResponse
 from asgi_core._sub_lifespans import SubLifespans
 from asgi_core.exceptions import HookError, HookTimeoutError
 from asgi_core.handlers import Request, get

@@ -1,4 +1,4 @@
-"""The ``/docs`` page: the AsyncAPI web component rendering a document embedded in the page.
+"""The AsyncAPI page: the HTML that renders the document with the AsyncAPI web component.
 
 The one rule: nothing taken from the document or the settings can end an element early. The
 document goes into a ``<script type="application/json">`` block with ``<``, ``>`` and ``&``

@@ -1,4 +1,7 @@
-"""Raw ASGI sends: ``http.response.start`` + ``http.response.body``, and ``websocket.close``.
+"""Responses: raw ASGI sends (``http.response.start`` + ``.body``, ``websocket.close``).
+
+``AsgiResponse``, ``JSONResponse`` and ``WebSocketClose`` are ASGI apps of their own: ``await
+response(scope, receive, send)`` sends them.
 
 Rules:
 
@@ -9,6 +12,8 @@ Rules:
 * ``content-length`` is added when absent, except for 1xx and 204 responses, which have no body.
 * HEAD, 1xx, 204 and 304 responses send an empty body (a HEAD response keeps the length of the body
   it would have had).
+* ``JSONResponse`` writes compact UTF-8 JSON and refuses ``NaN``/``Infinity`` (RFC 8259), as
+  ``Request.json()`` refuses to read them.
 * Every send builds fresh message dicts and a fresh header list: middleware is allowed to mutate
   what it is handed, and that must not leak into the next request.
 """
@@ -16,11 +21,12 @@ Rules:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from asgi_core.types import Receive, Scope, Send
 
-__all__ = ["AsgiResponse", "WebSocketClose", "encode_headers"]
+__all__ = ["AsgiResponse", "JSONResponse", "WebSocketClose", "encode_headers"]
 
 _FORBIDDEN = ("\r", "\n", "\0")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.1: a field name is a token
@@ -140,3 +146,23 @@ class WebSocketClose:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "websocket.close", "code": self.code, "reason": self.reason})
+
+
+class JSONResponse(AsgiResponse):
+    """``data`` as compact UTF-8 JSON with ``content-type: application/json``."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        data: Any,
+        status_code: int = 200,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    ) -> None:
+        import json  # not at the top: ``import asgi_core`` loads this module and stays small
+
+        body = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        pairs = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+        if not any(name.lower() == "content-type" for name, _ in pairs):
+            pairs.append(("content-type", "application/json"))
+        super().__init__(body.encode("utf-8"), status_code, pairs)

@@ -1,0 +1,52 @@
+"""The FastStream hook-in: a FastStream broker is described by FastStream's own generator.
+
+A broker is FastStream's if its class or a base class comes from a ``faststream`` module; that
+test imports nothing. ``asgi_core_extras.faststream._asyncapi`` is imported only when such a
+broker is documented (``MissingExtraError`` names the ``faststream`` extra if it is missing); it
+adds the brokers' parts to the document and lists what they are made from, the subscribers and
+publishers, for the cache key.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from asgi_core.asyncapi._metadata import Documented
+
+__all__ = ["brokers", "from_faststream", "integration", "sources"]
+
+
+def brokers(app: Documented) -> list[object]:
+    """The brokers the document describes: ``[app.broker]`` when it is set."""
+    return [] if app.broker is None else [app.broker]
+
+
+def from_faststream(broker: object) -> bool:
+    """True if the broker's class or a base class is FastStream's; faststream isn't imported."""
+    return any(
+        str(getattr(cls, "__module__", "")).partition(".")[0] == "faststream"
+        for cls in type(broker).__mro__
+    )
+
+
+def integration() -> ModuleType:
+    from asgi_core._importer import import_extra  # the extra is loaded only when needed
+
+    return import_extra(
+        "asgi_core_extras.faststream._asyncapi",
+        feature="the AsyncAPI document of a FastStream broker",
+        packages=("asgi_core_extras", "faststream"),
+        extra="faststream",
+    )
+
+
+def sources(app: Documented) -> list[tuple[object, int]]:
+    """What the FastStream brokers' parts are made from (their subscribers and publishers)."""
+    found: list[tuple[object, int]] = []
+    for broker in brokers(app):
+        if from_faststream(broker):
+            found.extend(integration().sources(broker))
+    return found
