@@ -22,7 +22,7 @@ Rules:
 
 How it works: ``async with SubLifespans(...) as subs`` opens a task group (``_concurrency.py``),
 so the sub-apps' tasks live from ``startup()`` to ``shutdown()`` on asyncio and on trio alike.
-Each sub-app talks to a ``_SubApp`` through two mailboxes; the ``_FINISHED`` marker in its outbox
+Each sub-app talks to a ``_SubApp`` through two mailboxes; the ``FINISHED`` marker in its outbox
 says the app returned or raised.
 """
 
@@ -31,7 +31,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from asgi_core._concurrency import DeadlineExceeded, Mailbox, TaskGroup, run_bounded
+from asgi_core._app_task import FINISHED, AppTask
+from asgi_core._concurrency import DeadlineExceeded, run_bounded
+from asgi_core._concurrency._tasks import TaskGroup, open_task_group
 from asgi_core.exceptions import HookError, HookTimeoutError, MessageError
 
 if TYPE_CHECKING:
@@ -42,46 +44,27 @@ if TYPE_CHECKING:
 
 __all__ = ["SubLifespans"]
 
-_FINISHED: Message = {"type": "asgi_core.sub-app-finished"}
 _Failure = tuple["_SubApp", str, "BaseException | None"]  # the app, what happened, the exception
 
 
-class _SubApp:
-    """One mounted app's lifespan: its task's mailboxes and what it has done so far."""
+class _SubApp(AppTask):
+    """One mounted app's lifespan: an ``AppTask`` that checks each reply against the stage."""
 
     def __init__(self, path: str, app: ASGIApp, state: dict[str, Any] | None) -> None:
-        self.path = path
-        self.app = app
-        self.scope: Scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
+        scope: Scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
         if state is not None:
-            self.scope["state"] = dict(state)
-        self.inbox: Mailbox[Message] = Mailbox()
-        self.outbox: Mailbox[Message] = Mailbox()
+            scope["state"] = dict(state)
+        super().__init__(app, scope)
+        self.path = path
         self.expected: tuple[str, ...] = ("lifespan.startup.complete", "lifespan.startup.failed")
-        self.received = False
         self.replied: str | None = None  # the type of the reply to the current stage
         self.refused: str | None = None  # a non-lifespan message it sent: not a lifespan app
-        self.error: Exception | None = None
-        self.finished = False
 
     @property
     def where(self) -> str:
         return f"the app mounted at {self.path or '/'!r}"
 
-    async def run(self) -> None:
-        try:
-            await self.app(self.scope, self._receive, self._send)
-        except Exception as exc:
-            self.error = exc
-        finally:
-            self.finished = True
-            self.outbox.put(_FINISHED)
-
-    async def _receive(self) -> Message:
-        self.received = True
-        return await self.inbox.get()
-
-    async def _send(self, message: Message) -> None:
+    def check(self, message: Message) -> None:
         kind = message.get("type") if hasattr(message, "get") else None
         if kind not in self.expected:
             if not (isinstance(kind, str) and kind.startswith("lifespan.")):
@@ -92,7 +75,6 @@ class _SubApp:
             )
         self.expected = ()
         self.replied = kind
-        self.outbox.put(message)
 
     def unsupported(self) -> str | None:
         """Why this app doesn't take part in the lifespan protocol, or None if it does."""
@@ -105,12 +87,8 @@ class _SubApp:
         return None
 
     async def reply(self) -> Message:
-        """The app's reply, or ``_FINISHED`` if the app ended without one."""
-        message = await self.outbox.get()
-        if message is not _FINISHED:
-            return message
-        self.outbox.put(_FINISHED)  # later waits see it too
-        return _FINISHED
+        """The app's reply, or ``FINISHED`` if the app ended without one."""
+        return await self.next_message("a lifespan reply")  # no time limit: callers bound it
 
 
 class SubLifespans:
@@ -131,12 +109,12 @@ class SubLifespans:
         self._startup_timeout = startup_timeout
         self._shutdown_timeout = shutdown_timeout
         self._state = state
-        self._group = TaskGroup()
+        self._group: TaskGroup | None = None
         self._started: list[_SubApp] = []
         self._stopped = False
 
     async def __aenter__(self) -> SubLifespans:
-        await self._group.__aenter__()
+        self._group = await open_task_group().__aenter__()
         return self
 
     async def __aexit__(
@@ -152,9 +130,15 @@ class SubLifespans:
                 else:
                     await self._shutdown_logging_errors()
         finally:
-            self._group.cancel()
-            await self._group.__aexit__(None, None, None)
+            group = self._running()
+            group.cancel()
+            await group.__aexit__(None, None, None)
         return False
+
+    def _running(self) -> TaskGroup:
+        if self._group is None:
+            raise RuntimeError("use SubLifespans as 'async with SubLifespans(...) as subs'")
+        return self._group
 
     # -- startup --------------------------------------------------------------------------------
 
@@ -167,7 +151,7 @@ class SubLifespans:
                 seen.add(id(app))
                 subs.append(_SubApp(path, app, self._state))
         for sub in subs:
-            self._group.start_soon(sub.run)
+            self._running().start_soon(sub.run)
             sub.inbox.put({"type": "lifespan.startup"})
         failures: list[_Failure] = []
         try:
@@ -257,10 +241,10 @@ class SubLifespans:
                 if reply.get("type") == "lifespan.shutdown.failed":
                     text = f"lifespan.shutdown.failed: {reply.get('message', '')}"
                     failures.append((sub, text, None))
-                elif reply is _FINISHED and sub.error is not None:
+                elif reply is FINISHED and sub.error is not None:
                     error = sub.error
                     failures.append((sub, f"it raised {type(error).__name__}: {error}", error))
-                if reply is not _FINISHED:
+                if reply is not FINISHED:
                     await sub.reply()  # and wait until it returns
                 pending.pop(0)
 

@@ -44,6 +44,21 @@ def test_wheel_contains_py_typed_and_the_extras_package(wheel: pathlib.Path) -> 
     assert not any(name.startswith(("tests/", "extras/", "benchmarks/")) for name in names)
 
 
+def test_wheel_contains_every_module_of_every_subpackage(wheel: pathlib.Path) -> None:
+    """pyproject lists packages by hand: a subpackage missing from the list ships without it."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        f"asgi_core/{path.relative_to(CHECKOUT / 'asgi_core').as_posix()}"
+        for path in (CHECKOUT / "asgi_core").rglob("*.py")
+    } | {
+        f"asgi_core_extras/{path.relative_to(CHECKOUT / 'extras').as_posix()}"
+        for path in (CHECKOUT / "extras").rglob("*.py")
+    }
+    assert {"asgi_core/testing/__init__.py", "asgi_core/asyncapi/__init__.py"} <= expected
+    assert {"asgi_core/_concurrency/__init__.py"} <= expected
+    assert sorted(expected - names) == []
+
+
 def test_wheel_installs_nothing_else_and_imports_outside_the_checkout(
     wheel: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:

@@ -1,4 +1,8 @@
-"""The only module that knows asyncio and trio.
+"""The only package that knows asyncio and trio.
+
+This module holds what ``import asgi_core`` needs (the library probe, time limits, events,
+detached tasks); ``_tasks.py`` the mailbox and the task group (sub-app lifespans, the test
+client), ``_signals.py`` waiting for SIGINT/SIGTERM while serving. Both load on first use.
 
 Core code awaits ``receive``, ``send`` and user hooks, which run on whatever loop the server runs;
 the few things that need the library itself (time limits, shielding cleanup from cancellation)
@@ -8,19 +12,13 @@ already running inside trio (so it is already in ``sys.modules``), asyncio other
 
 from __future__ import annotations
 
-import collections
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
-
-if TYPE_CHECKING:
-    from types import TracebackType
+from typing import Any, Literal, Protocol, TypeVar
 
 __all__ = [
     "DeadlineExceeded",
     "Event",
-    "Mailbox",
-    "TaskGroup",
     "current_library",
     "is_cancellation",
     "new_event",
@@ -139,12 +137,7 @@ else:  # pragma: no cover - Python 3.10: no asyncio.timeout, so the step runs in
         return task.result()
 
 
-# -- events, mailboxes, task groups (sub-app lifespans, asgi_core.testing) ------------------------
-#
-# Three small primitives with the same behaviour on both libraries: an event, a mailbox (an
-# unbounded queue with one reader at a time), and a task group whose tasks run beside the caller
-# until the group is left. Tasks are expected to catch their own ``Exception``s; the group only
-# waits for them, or cancels them if the body raised.
+# -- events and detached tasks (the mailbox and the task group are in _tasks.py) ------------------
 
 
 class Event(Protocol):
@@ -218,113 +211,3 @@ def is_cancellation(error: BaseException) -> bool:
         return True
     split = getattr(error, "split", None)  # a group of cancellations (a nursery's) is one too
     return split is not None and isinstance(error, BaseException) and split(kind)[1] is None
-
-
-class Mailbox(Generic[T]):
-    """An unbounded queue: ``put`` never blocks, ``get`` waits for an item."""
-
-    def __init__(self) -> None:
-        self._items: collections.deque[T] = collections.deque()
-        self._ready: Event | None = None
-
-    def put(self, item: T) -> None:
-        self._items.append(item)
-        if self._ready is not None:
-            self._ready.set()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    async def get(self) -> T:
-        while not self._items:
-            self._ready = new_event()  # one-shot events: a fresh one for every wait
-            await self._ready.wait()
-        return self._items.popleft()
-
-
-class TaskGroup:
-    """``async with TaskGroup() as group: group.start_soon(fn)``: runs ``fn()`` beside the body.
-
-    Leaving the block waits for every task; if the body raised, the tasks are cancelled first.
-    ``cancel()`` cancels every task (and, on trio, the rest of the body, as a nursery does).
-    """
-
-    def __init__(self) -> None:
-        self._nursery_manager: Any = None
-        self._nursery: Any = None
-        self._tasks: list[Any] = []
-        self._scopes: list[Any] = []
-
-    async def __aenter__(self) -> TaskGroup:
-        if current_library() == "trio":
-            import trio
-
-            self._nursery_manager = trio.open_nursery()
-            self._nursery = await self._nursery_manager.__aenter__()
-        return self
-
-    def start_soon(
-        self, fn: Callable[[], Awaitable[object]], *, shielded: bool = False
-    ) -> Callable[[], object]:
-        """Run ``fn()`` in a new task; return a callable that cancels just that task.
-
-        ``shielded=True``: a cancellation of the code around the group does not reach the task;
-        only the returned callable or ``cancel()`` stop it (asyncio tasks are never reached by
-        an outer cancellation in the first place).
-        """
-        if self._nursery is not None:
-            import trio
-
-            scope = trio.CancelScope(shield=shielded)
-            self._scopes.append(scope)
-
-            async def run_in_scope() -> None:
-                with scope:
-                    await fn()
-
-            self._nursery.start_soon(run_in_scope)
-            return scope.cancel
-        import asyncio
-
-        async def run() -> None:
-            await fn()
-
-        task = asyncio.ensure_future(run())
-        self._tasks.append(task)
-        return task.cancel
-
-    def cancel(self) -> None:
-        for scope in self._scopes:
-            scope.cancel()
-        if self._nursery is not None:
-            self._nursery.cancel_scope.cancel()
-        for task in self._tasks:
-            task.cancel()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        if self._nursery_manager is not None:
-            return bool(await self._nursery_manager.__aexit__(exc_type, exc, tb))
-        import asyncio
-
-        if exc is not None:
-            self.cancel()
-        while self._tasks:
-            pending = [task for task in self._tasks if not task.done()]
-            if not pending:
-                break
-            try:
-                await asyncio.wait(pending)
-            except BaseException:  # cancelled while waiting: cancel the tasks, wait, then go on
-                self.cancel()
-                await asyncio.wait(pending)
-                raise
-        for task in self._tasks:
-            error = None if task.cancelled() else task.exception()
-            if error is not None and exc is None:
-                raise error
-        return False
