@@ -1,19 +1,20 @@
 """An in-memory ASGI communicator for tests, backend-neutral through anyio.
 
-It runs an app in a task, feeds its ``receive`` from a queue, and logs every message both ways
-(``("in", message)`` for what the app received, ``("out", message)`` for what it sent), like
-asgiref's ``ApplicationCommunicator`` but for asyncio and trio alike.
+It runs an app in a task through the package's own runner (``asgi_core._app_task``), feeds its
+``receive`` from a queue, and logs every message both ways (``("in", message)`` for what the app
+received, ``("out", message)`` for what it sent), like asgiref's ``ApplicationCommunicator`` but
+for asyncio and trio alike.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 
+from asgi_core._app_task import FINISHED, AppTask
 from asgi_core.types import ASGIApp, Message, Scope
 
 __all__ = ["Communicator", "communicate", "http_scope", "lifespan_scope", "websocket_scope"]
@@ -50,54 +51,53 @@ def websocket_scope(path: str = "/", root_path: str = "") -> dict[str, Any]:
     return scope
 
 
-class Communicator:
-    """One running app: ``put`` messages in, ``get`` what it sent, inspect ``log``."""
+class Communicator(AppTask):
+    """One running app: ``put`` messages in, ``get`` what it sent, inspect ``log``.
+
+    The package's own runner (``_app_task.AppTask``) plays the server; this adds the log, the
+    ``done`` and ``waiting`` events and anyio deadlines for the tests.
+    """
 
     def __init__(self, app: ASGIApp, scope: Scope) -> None:
-        self.app = app
-        self.scope = scope
+        super().__init__(app, scope)
         self.log: list[tuple[str, Message]] = []
-        self.error: BaseException | None = None
         self.done = anyio.Event()
         self.waiting = anyio.Event()  # set while the app awaits receive()
-        self._to_app = anyio.create_memory_object_stream[Message](math.inf)
-        self._from_app = anyio.create_memory_object_stream[Message](math.inf)
 
-    async def _receive(self) -> Message:
+    async def receive(self) -> Message:
         self.waiting.set()
-        message = await self._to_app[1].receive()
+        message = await super().receive()
         self.log.append(("in", message))
         return message
 
-    async def _send(self, message: Message) -> None:
-        self.log.append(("out", message))
-        await self._from_app[0].send(message)
+    def check(self, message: Message) -> None:
+        self.log.append(("out", message))  # everything is accepted, and logged
 
     async def run(self) -> None:
         try:
-            await self.app(self.scope, self._receive, self._send)
-        except Exception as exc:
-            self.error = exc
+            await super().run()
         finally:
             self.done.set()
 
     async def put(self, message: Message) -> None:
         """Give the app its next message; ``waiting`` is set again when it asks for another."""
         self.waiting = anyio.Event()
-        await self._to_app[0].send(message)
+        self.inbox.put(message)
 
     async def get(self, timeout: float = 5.0) -> Message:
         """The next message the app sent; fails the test after ``timeout`` seconds."""
         with anyio.fail_after(timeout):
-            return await self._from_app[1].receive()
+            message = await self.next_message("a message from the app")
+            if message is FINISHED:  # the app ended: nothing more will come
+                await anyio.sleep_forever()
+            return message
 
     async def wait_done(self, timeout: float = 5.0) -> None:
         with anyio.fail_after(timeout):
             await self.done.wait()
 
     def close(self) -> None:
-        for stream in (*self._to_app, *self._from_app):
-            stream.close()
+        """Nothing to release (kept for the tests that call it)."""
 
     def sent(self) -> list[Message]:
         return [message for direction, message in self.log if direction == "out"]

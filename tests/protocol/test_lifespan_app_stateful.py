@@ -86,13 +86,13 @@ class LifespanApp(RuleBasedStateMachine):
 
     async def _make_comm(self, app: AsgiFastStream) -> Communicator:
         comm = Communicator(app, lifespan_scope({}))
-        original = comm._send
+        original = comm.send
 
         async def send(message: Any) -> None:
             self.events.append(f"sent:{message['type']}")
             await original(message)
 
-        comm._send = send  # type: ignore[method-assign]
+        comm.send = send  # type: ignore[method-assign]
         return comm
 
     async def _settle(self) -> None:
