@@ -16,8 +16,8 @@ Handlers are per process (a stack: the innermost run wins). Worker ids come from
 a directory the runner creates: each worker locks the lowest free slot, and the operating system
 releases it when the worker dies, so a replacement worker gets the same id.
 
-This module also waits for SIGINT/SIGTERM or ``exit()`` on asyncio and trio (``stop_requests``,
-for ``Application.run()``), with the library's own signal handling and no polling.
+``stop_requests`` (for ``Application.run()``) waits for SIGINT/SIGTERM or ``exit()``: the signal
+handling is ``_concurrency/_signals.py``'s, the ``exit()`` part an exit handler.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from collections.abc import Awaitable
+from asgi_core._concurrency._signals import StopWaiter, signal_stop_requests
 
+if TYPE_CHECKING:
     from asgi_core.application import Application
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "stop_requests",
 ]
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _handlers: list[Callable[[], None]] = []
 _held_slots: list[IO[bytes]] = []
 
@@ -136,116 +135,13 @@ def claim_worker_slot(directory: str) -> int:
 # -- waiting for SIGINT/SIGTERM or exit() ------------------------------------------------------
 
 
-class _Waiter:
-    def __init__(self, wait: Callable[[], Awaitable[object]], reason: list[str]) -> None:
-        self._wait = wait
-        self._reason = reason
-
-    async def wait(self) -> str:
-        """Return what asked to stop: ``"SIGINT"``, ``"SIGTERM"`` or ``"exit()"``."""
-        if not self._reason:
-            await self._wait()
-        return self._reason[0]
-
-
 @contextlib.asynccontextmanager
-async def stop_requests() -> AsyncIterator[_Waiter]:
+async def stop_requests() -> AsyncIterator[StopWaiter]:
     """Within the block, SIGINT, SIGTERM and ``exit()`` are stop requests; ``wait()`` for one.
 
-    On asyncio the signals get their previous handlers back after the first request, so a
-    second Ctrl+C interrupts a stop that hangs; on trio, when the block ends.
+    The signals are the running library's business (``_concurrency/_signals.py``); ``exit()``
+    reaches the waiter through this process's exit handlers.
     """
-    from asgi_core._concurrency import current_library
-
-    if current_library() == "trio":
-        async with _trio_stop_requests() as waiter:
+    async with signal_stop_requests() as waiter:
+        with exit_handler(waiter.request_from_any_thread):
             yield waiter
-    else:
-        async with _asyncio_stop_requests() as waiter:
-            yield waiter
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-@contextlib.asynccontextmanager
-async def _asyncio_stop_requests() -> AsyncIterator[_Waiter]:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    event = asyncio.Event()
-    reason: list[str] = []
-    installed: list[signal.Signals] = []
-
-    def restore() -> None:
-        while installed:
-            loop.remove_signal_handler(installed.pop())
-
-    def stop(why: str) -> None:
-        if not reason:
-            reason.append(why)
-            event.set()
-        restore()
-
-    if _in_main_thread():
-        for sig in STOP_SIGNALS:
-            try:
-                loop.add_signal_handler(sig, stop, sig.name)
-            except NotImplementedError:  # pragma: no cover - Windows event loops
-                break
-            installed.append(sig)
-    try:
-
-        def from_any_thread() -> None:
-            loop.call_soon_threadsafe(stop, "exit()")
-
-        with exit_handler(from_any_thread):
-            yield _Waiter(event.wait, reason)
-    finally:
-        restore()
-
-
-@contextlib.asynccontextmanager
-async def _trio_stop_requests() -> AsyncIterator[_Waiter]:
-    import trio
-
-    token = trio.lowlevel.current_trio_token()
-    event = trio.Event()
-    reason: list[str] = []
-
-    def stop(why: str) -> None:
-        if not reason:
-            reason.append(why)
-            event.set()
-
-    async def watch(receiver: AsyncIterator[int]) -> None:
-        async for number in receiver:
-            stop(signal.Signals(number).name)
-            return
-
-    def from_any_thread() -> None:
-        try:
-            token.run_sync_soon(stop, "exit()")
-        except trio.RunFinishedError:  # pragma: no cover - the run is over already
-            pass
-
-    signals = trio.open_signal_receiver(*STOP_SIGNALS) if _in_main_thread() else None
-    # The watcher must be gone before the receiver closes, so the nursery is inside it. What
-    # the block raises is re-raised outside the nursery, unwrapped from an exception group.
-    raised: BaseException | None = None
-    with signals if signals is not None else contextlib.nullcontext() as receiver:
-        async with trio.open_nursery() as nursery:
-            if receiver is not None:
-                nursery.start_soon(watch, receiver)
-            try:
-                with exit_handler(from_any_thread):
-                    yield _Waiter(event.wait, reason)
-            except BaseException as exc:
-                raised = exc
-            finally:
-                nursery.cancel_scope.cancel()
-    if raised is not None:
-        raise raised
