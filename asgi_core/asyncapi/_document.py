@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from asgi_core.asyncapi import _faststream
+import asgi_core.asyncapi._faststream as _faststream
 from asgi_core.asyncapi._metadata import build_info, check_tags, check_text, check_url
 from asgi_core.exceptions import ConfigError
 from asgi_core.handlers import RouteInfo
