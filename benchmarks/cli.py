@@ -51,10 +51,15 @@ class Mode:
 
 MODES = {
     "default": Mode(
-        Settings(41, 0.005), Settings(21, 0.003), 10, 5, 3, SoakSettings(100_000, 10_000, 5, 2.25)
+        Settings(41, 0.005),
+        Settings(21, 0.003),
+        10,
+        5,
+        3,
+        SoakSettings(100_000, 10_000, 5, 2.25, 320),
     ),
     "quick": Mode(
-        Settings(9, 0.001), Settings(5, 0.001), 3, 1, 1, SoakSettings(5_000, 1_000, 2, 1.25)
+        Settings(9, 0.001), Settings(5, 0.001), 3, 1, 1, SoakSettings(5_000, 1_000, 2, 1.25, 96)
     ),
 }
 

@@ -66,6 +66,7 @@ TARGETS: dict[tuple[str, str], Target] = {
     ("soak", "RSS per 100k, 404 miss"): Target(100.0, "under one byte per request"),
     ("soak", "RSS per 100k, new 404 path each time"): Target(100.0, "under one byte per request"),
     ("soak", "RSS per 10k, WebSocket refusal"): Target(100.0, "under 10 bytes per refusal"),
+    ("soak", "RSS per 1k client disconnects"): Target(100.0, "under 100 bytes per disconnect"),
     ("soak", "lost on SIGTERM under load"): Target(0.0, "none lost"),
     ("soak", "2000 connections: errors"): Target(0.0, "no socket error, no non-2xx"),
 }

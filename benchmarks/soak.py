@@ -4,13 +4,16 @@ Each contender is served by a real ``asgi-core run`` (one uvicorn process, whate
 loop implementation uvicorn picks by default) on 127.0.0.1; all servers are up at once, and
 every step runs on every server, in a shuffled order, before the next step starts:
 
-1. **RSS growth**: ``VmRSS`` of the server process after a warm-up on the same path, then after
-   each of ``WINDOWS`` windows of ``requests / WINDOWS`` responses (``soak_load``); the growth
-   from the end of the first window to the end of the last, per 100k requests (10k WebSocket
-   refusals): the route hit, the 404 miss, a new 404 path every time, a refused handshake.
-2. **2000 keep-alive connections**: ``wrk -t2 -c2000 --latency`` on the route hit; socket
+1. **RSS growth**: ``VmRSS`` of the server process after a warm-up on the same path, then
+   during one load of ``requests`` responses (``soak_load``), after each ``1 / WINDOWS`` of it,
+   its connections still open; the growth from the first of those samples to the last, per
+   100k requests (10k WebSocket refusals): the route hit, the 404 miss, a new 404 path every
+   time, a refused handshake.
+2. **Client disconnects**: RSS after each of ``disconnects / 16`` short wrk runs, each of which
+   ends by dropping its 16 connections, some with a request in flight; per 1000 dropped.
+3. **2000 keep-alive connections**: ``wrk -t2 -c2000 --latency`` on the route hit; socket
    errors plus non-2xx responses, and p99 latency.
-3. **Lost on SIGTERM under load** (``soak_sigterm``); this step stops the server.
+4. **Lost on SIGTERM under load** (``soak_sigterm``); this step stops the server.
 
 The harness binds each listening socket itself and hands it over with ``--fd``, so no port is
 raced for; it raises its open-file limit, which wrk and the servers inherit. Every load is
@@ -67,9 +70,9 @@ RSS_CASES: dict[str, tuple[str, str, int]] = {
 """Case: (``soak_load`` mode, path, expected status)."""
 CONNECTIONS = 2000
 WINDOWS = 4
-"""RSS is sampled after the warm-up and after each of this many windows of the load."""
-STEPS = len(RSS_CASES) + 2
-"""RSS cases, the 2000 connections, the SIGTERM drain."""
+"""RSS is sampled after the warm-up and after each of this many windows of one load."""
+STEPS = len(RSS_CASES) + 3
+"""RSS cases, client disconnects, the 2000 connections, the SIGTERM drain."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class SoakSettings:
     refusals: int
     connection_seconds: int
     drain_seconds: float
+    disconnects: int
     contenders: tuple[str, ...] = ()
 
 
@@ -136,20 +140,45 @@ def _rss_step(case: str, server: Server, settings: SoakSettings) -> Row:
     count, per = (
         (settings.refusals, 10_000) if mode == "websocket" else (settings.requests, 100_000)
     )
-    seconds = max(2.0, count / WINDOWS / 4000)  # the time bound: at least 4000 responses/s
+    seconds = max(5.0, count / 4000)  # the time bound: at least 4000 responses a second
+    window = count // WINDOWS
+    pid = server.process.pid
     loads = [run_load(server.port, Load(mode, path, status, max(1000, count // 20)), seconds)]
-    samples = [_settle_rss(server.process.pid)]
-    for _ in range(WINDOWS):
-        loads.append(run_load(server.port, Load(mode, path, status, count // WINDOWS), seconds))
-        samples.append(_settle_rss(server.process.pid))
+    samples = [_settle_rss(pid)]
+    sample = lambda: samples.append(rss_kb(pid))  # noqa: E731
+    loads.append(
+        run_load(server.port, Load(mode, path, status, count), seconds, 16, window, sample)
+    )
     label = f"RSS per {per // 1000}k, {case}"
     wrong = sum(loaded.unexpected for loaded in loads)
     if wrong:
         reason = f"{wrong} responses were not {status} on {path}"
         return Row("soak", label, server.name, None, "kB", reason)
-    row = rss_row(case, server.name, per, samples, [loaded.responses for loaded in loads[1:]])
+    if len(samples) < 3:
+        reason = f"only {loads[-1].responses} of {count} responses within {seconds:.0f} s"
+        return Row("soak", label, server.name, None, "kB", reason)
+    row = rss_row(case, server.name, per, samples, [window] * (len(samples) - 1))
     errors = "; ".join(sorted({loaded.errors for loaded in loads if loaded.errors}))
     return replace(row, detail=f"{row.detail} ({errors})") if errors else row
+
+
+def _disconnect_step(server: Server, settings: SoakSettings) -> Row:
+    """RSS per 1000 connections the client drops under load (each wrk run ends with 16)."""
+    runs = settings.disconnects // 16
+    pid = server.process.pid
+    run_load(server.port, Load("fixed", HIT_PATH, 200, 500), 5.0)
+    samples = [_settle_rss(pid)]
+    for _ in range(runs):
+        run_load(server.port, Load("fixed", HIT_PATH, 200, 500), 5.0)
+        samples.append(_settle_rss(pid))
+    growth = (samples[-1] - samples[0]) * 1000 / max(runs * 16, 1)
+    steps = ", ".join(f"{sample - samples[0]:+d}" for sample in samples[:: max(1, runs // 5)])
+    detail = (
+        f"{samples[0] / 1024:.1f} MB after a first run, then {steps} kB every "
+        f"{max(1, runs // 5)} runs of 500 responses on 16 connections, {runs * 16} dropped"
+    )
+    label = "RSS per 1k client disconnects"
+    return Row("soak", label, server.name, spread([growth]), "kB", detail)
 
 
 def _connections_step(server: Server, settings: SoakSettings) -> list[Row]:
@@ -225,6 +254,7 @@ def run_soak(
     shuffler = random.Random(0)
     steps: list[tuple[str, Callable[[Server], list[Row]]]] = [
         *((case, lambda s, c=case: [_rss_step(c, s, settings)]) for case in RSS_CASES),
+        ("disconnects", lambda s: [_disconnect_step(s, settings)]),
         ("connections", lambda s: _connections_step(s, settings)),
         ("drain", lambda s: [_drain_step(s, settings)]),
     ]

@@ -6,7 +6,9 @@ server does. The script checks every status against the expected one and prints 
 ``SOAK responses=N unexpected=M`` line at the end, so a run that got wrong answers is reported,
 not counted. wrk's main thread sleeps for the whole ``-d`` even after every thread stopped,
 so the script also creates a marker file, and the harness then sends wrk SIGINT, which makes
-it print its summary at once. Modes:
+it print its summary at once. With ``every``, the script also creates a marker file after
+every ``every`` responses, and the harness calls ``on_mark`` as each appears (to sample the
+server's RSS while the load runs, its connections still open). Modes:
 
 - ``fixed``: ``GET path`` every time (the route hit, the 404 miss);
 - ``fresh``: ``GET path/<thread>-<n>``, a path the server has never seen, every time;
@@ -22,6 +24,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +36,7 @@ local mode = os.getenv("SOAK_MODE")
 local path = os.getenv("SOAK_PATH")
 local expected = tonumber(os.getenv("SOAK_STATUS"))
 local marker = os.getenv("SOAK_DONE_FILE")
+local every = tonumber(os.getenv("SOAK_EVERY"))
 local threads = {}
 responses = 0
 unexpected = 0
@@ -64,6 +68,10 @@ end
 function response(status, headers, body)
   responses = responses + 1
   if status ~= expected then unexpected = unexpected + 1 end
+  if every > 0 and responses % every == 0 then
+    local mark = io.open(marker .. ".mark." .. math.floor(responses / every), "w")
+    mark:close()
+  end
   if responses >= limit then
     wrk.thread:stop()
     local done = io.open(marker .. "." .. id, "w")
@@ -119,7 +127,14 @@ def rss_kb(pid: int) -> int:
     return int(found[1])
 
 
-def run_load(port: int, load: Load, seconds: float, connections: int = 16) -> Loaded:
+def run_load(
+    port: int,
+    load: Load,
+    seconds: float,
+    connections: int = 16,
+    every: int = 0,
+    on_mark: Callable[[], None] | None = None,
+) -> Loaded:
     """Run ``load`` against 127.0.0.1:``port``, stopping after its count or ``seconds``."""
     with tempfile.TemporaryDirectory(prefix="soak-wrk-") as work:
         script = Path(work, "soak.lua")
@@ -131,6 +146,7 @@ def run_load(port: int, load: Load, seconds: float, connections: int = 16) -> Lo
             "SOAK_PATH": load.path,
             "SOAK_STATUS": str(load.status),
             "SOAK_DONE_FILE": str(Path(work, "done")),
+            "SOAK_EVERY": str(every),
         }
         command = [
             *("wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"),
@@ -139,12 +155,23 @@ def run_load(port: int, load: Load, seconds: float, connections: int = 16) -> Lo
         wrk = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
         )
+        marks = 0
+
+        def marked() -> None:
+            nonlocal marks
+            while Path(work, f"done.mark.{marks + 1}").exists():
+                marks += 1
+                if on_mark is not None:
+                    on_mark()
+
         deadline = time.monotonic() + seconds + 30
         while wrk.poll() is None and not Path(work, "done.0").exists():
+            marked()
             if time.monotonic() > deadline:
                 wrk.kill()
                 break
-            time.sleep(0.02)
+            time.sleep(0.01)
+        marked()  # the last mark comes with the done file
         if wrk.poll() is None:
             wrk.send_signal(signal.SIGINT)  # wrk prints its summary and exits
         try:
