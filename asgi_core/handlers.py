@@ -13,15 +13,15 @@ Rules:
 * The handler returns an ``AsgiResponse`` (``JSONResponse`` is one). If it raises, or returns
   something else, the client gets 500 "Internal Server Error"; the exception and its traceback
   are logged on the ``asgi_core.handlers`` logger and never sent to the client.
-* ``Request.body()`` and ``Request.json()`` read at most ``max_body_size`` bytes (1 MiB unless the
-  decorator says otherwise): a bigger body, or a ``content-length`` announcing one, is answered
-  413. A body that is not JSON (RFC 8259: malformed, not UTF-8, ``NaN``/``Infinity``, nested
-  too deeply) is answered 400 with a one-line reason and logged as nothing: the client's fault.
-  ``JSONResponse`` refuses the same values. ``Request.stream()`` yields the raw
-  chunks with no limit. If the client disconnects while the body is read, nothing is sent.
+* The handler gets a ``Request`` (``requests.py``: headers, query parameters, the body and its
+  limits). A body over ``max_body_size`` (1 MiB unless the decorator says otherwise) is answered
+  413, a body that is not JSON 400 with a one-line reason, logged as nothing (the client's
+  fault); if the client disconnects while the body is read, nothing is sent.
 * A WebSocket connection is closed before it is accepted (clients see HTTP 403). A lifespan
-  scope is answered ``*.complete`` at once (there is nothing to start), so a handler can be an
-  app of its own or mounted anywhere.
+  scope is answered ``*.complete`` at once by the lifespan table (``_lifespan.answer_lifespan``:
+  there is nothing to start), so a handler can be an app of its own or mounted anywhere.
+* ``Request`` and ``JSONResponse`` are importable from here too, as before they moved to
+  ``requests.py`` and ``responses.py``.
 * The app carries ``route_info`` (methods, ``include_in_schema``, ``description``, ``tags``): the
   AsyncAPI document lists the app's HTTP routes from it.
 """
