@@ -11,10 +11,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from asgi_core.context import Context
 from asgi_core._hooks import Hook, Hooks
 from asgi_core._lifecycle import Lifecycle, Mounted, broker_closer, error_for
 from asgi_core._options import check_hook_options
+from asgi_core.context import Context
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager

@@ -23,8 +23,8 @@ import pytest
 from pydantic import BaseModel
 
 from asgi_core import AsgiFastStream, AsgiResponse
-from asgi_core.asyncapi._page import render_page
 from asgi_core.asyncapi import build_document, mount_asyncapi
+from asgi_core.asyncapi._page import render_page
 from asgi_core.handlers import Request, get
 
 pytestmark = pytest.mark.e2e

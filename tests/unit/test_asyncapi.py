@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from asgi_core import AsgiFastStream, ConfigError
-from asgi_core.asyncapi._page import embed_json
-from asgi_core.responses import AsgiResponse
 from asgi_core.asyncapi import build_document, make_asyncapi_asgi, mount_asyncapi
+from asgi_core.asyncapi._page import embed_json
 from asgi_core.handlers import Request, get, post
 from asgi_core.health import make_ping_asgi
+from asgi_core.responses import AsgiResponse
 from asgi_core.testing import Client
 
 pytestmark = pytest.mark.anyio

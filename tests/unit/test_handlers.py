@@ -8,7 +8,6 @@ import anyio
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from asgi_core.responses import AsgiResponse
 from asgi_core.handlers import (
     HandlerApp,
     Headers,
@@ -19,6 +18,7 @@ from asgi_core.handlers import (
     get,
     post,
 )
+from asgi_core.responses import AsgiResponse
 from asgi_core.testing import Client, LifespanManager, WebSocketClosed
 from asgi_core.types import Message, Scope
 

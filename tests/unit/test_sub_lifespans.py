@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from asgi_core._concurrency import new_event
-from asgi_core.responses import AsgiResponse
 from asgi_core._sub_lifespans import SubLifespans
 from asgi_core.exceptions import HookError, HookTimeoutError
 from asgi_core.handlers import Request, get
+from asgi_core.responses import AsgiResponse
 from asgi_core.types import ASGIApp, Message, Receive, Scope, Send
 
 pytestmark = pytest.mark.anyio
