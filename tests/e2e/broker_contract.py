@@ -83,10 +83,11 @@ class BrokerContract:
             assert (status, body) == (500, b"")
             assert proc.process.poll() is None
             assert http_get(proc.port, "/ready")[0] == 204  # still serving, still started
-            assert f"health check failed: {self.case.broker_class}.ping()" in proc.output()
+            assert f"health check failing: {self.case.broker_class}.ping()" in proc.output()
             server.start()  # same ports: the broker reconnects by itself
             assert wait_until_health(proc, 204) == 204
             assert proc.stop() == 0
+        assert f"health check recovered: {self.case.broker_class}.ping()" in proc.output()
 
     def test_sigterm_drains_the_handler_in_flight_and_closes_every_connection(
         self, server: BrokerProcess, tmp_path: pathlib.Path

@@ -16,6 +16,7 @@ over the cases.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pathlib
 import signal
@@ -33,6 +34,7 @@ from tests.fixtures.broker_app import PING_TIMEOUT
 __all__ = [
     "BrokerCase",
     "BrokerProcess",
+    "encoded",
     "free_ports",
     "records",
     "running",
@@ -45,6 +47,11 @@ READY_DEADLINE = 30.0  # RabbitMQ boots in about 5 s on an idle 2-core machine
 STOP_DEADLINE = 15.0
 WAIT_DEADLINE = 15.0
 GRACE = 4.0  # beyond the ping timeout, for the request itself on a busy machine
+
+
+def encoded(body: str) -> bytes:
+    """``body`` as a message's bytes: a JSON string."""
+    return json.dumps(body).encode()
 
 
 def free_ports(count: int) -> list[int]:
@@ -84,7 +91,11 @@ class BrokerProcess:
         raise NotImplementedError
 
     def publish(self, body: str) -> None:
-        """Publish ``body`` where the service's subscriber consumes, with a plain client."""
+        """Publish ``body`` where the service's subscriber consumes, with a plain client.
+
+        The message is ``encoded(body)``: a JSON string, which FastStream 0.5 (JSON unless told
+        otherwise) and 0.7 (JSON if it parses) both hand to the handler as ``body``.
+        """
         raise NotImplementedError
 
     def service_connections(self) -> int:

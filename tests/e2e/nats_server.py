@@ -14,17 +14,21 @@ import contextlib
 import json
 import pathlib
 import shutil
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import nats
 import pytest
 
-from tests.e2e.brokers import BrokerCase, BrokerProcess, free_ports, running
+from tests.e2e.brokers import BrokerCase, BrokerProcess, encoded, free_ports, running
 from tests.fixtures.nats_app import CLIENT_NAME, SUBJECT
 
 __all__ = ["NATS", "NatsServer", "make_nats_server", "running_nats_server"]
+
+SUBSCRIBED_DEADLINE = 10.0
 
 
 class NatsServer(BrokerProcess):
@@ -70,23 +74,43 @@ class NatsServer(BrokerProcess):
         return {"E2E_NATS_URL": self.url, "E2E_NATS_MONITOR": self.monitor}
 
     def publish(self, body: str) -> None:
+        """Publish once the server knows the service's subscription (core NATS keeps nothing
+        for a subscriber it does not know yet, and a client sends its SUB asynchronously).
+        """
+        deadline = time.monotonic() + SUBSCRIBED_DEADLINE
+        while not self.service_subscribed() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
         async def publish() -> None:
             client = await nats.connect(
                 self.url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0
             )
             try:
-                await client.publish(SUBJECT, body.encode())
+                await client.publish(SUBJECT, encoded(body))
                 await client.flush(timeout=2)
             finally:
                 await client.close()
 
         asyncio.run(asyncio.wait_for(publish(), 10.0))
 
+    def connections(self) -> list[dict[str, Any]]:
+        """Every connection ``/connz`` lists, with its subscriptions."""
+        url = f"{self.monitor}/connz?limit=4096&subs=1"
+        with urllib.request.urlopen(url, timeout=5.0) as response:
+            listing = json.load(response)
+        found: list[dict[str, Any]] = listing.get("connections") or []
+        return found
+
     def connection_names(self) -> list[str]:
         """The ``name`` of every connection ``/connz`` lists."""
-        with urllib.request.urlopen(f"{self.monitor}/connz?limit=4096", timeout=5.0) as response:
-            listing = json.load(response)
-        return [str(c.get("name", "")) for c in listing.get("connections") or []]
+        return [str(c.get("name", "")) for c in self.connections()]
+
+    def service_subscribed(self) -> bool:
+        """True once a connection of the service has subscribed to ``SUBJECT``."""
+        return any(
+            c.get("name") == CLIENT_NAME and SUBJECT in (c.get("subscriptions_list") or [])
+            for c in self.connections()
+        )
 
     def service_connections(self) -> int:
         return self.connection_names().count(CLIENT_NAME)

@@ -29,7 +29,14 @@ from collections.abc import Iterator
 import aio_pika
 import pytest
 
-from tests.e2e.brokers import STOP_DEADLINE, BrokerCase, BrokerProcess, free_ports, running
+from tests.e2e.brokers import (
+    STOP_DEADLINE,
+    BrokerCase,
+    BrokerProcess,
+    encoded,
+    free_ports,
+    running,
+)
 from tests.fixtures.rabbit_app import QUEUE, named_in
 
 __all__ = ["RABBITMQ", "RabbitServer", "make_rabbit_server", "running_rabbit_server"]
@@ -171,7 +178,7 @@ class RabbitServer(BrokerProcess):
             async with connection:
                 channel = await connection.channel()
                 await channel.default_exchange.publish(
-                    aio_pika.Message(body.encode()), routing_key=QUEUE, mandatory=True
+                    aio_pika.Message(encoded(body)), routing_key=QUEUE, mandatory=True
                 )
 
         asyncio.run(asyncio.wait_for(publish(), 10.0))

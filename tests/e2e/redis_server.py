@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.e2e.brokers import BrokerCase, BrokerProcess, running
+from tests.e2e.brokers import BrokerCase, BrokerProcess, encoded, running
 from tests.e2e.servers import free_port
 from tests.fixtures.redis_app import CLIENT_NAME, LIST
 
@@ -69,7 +69,7 @@ class RedisServer(BrokerProcess):
 
     def publish(self, body: str) -> None:
         with self.client() as client:
-            client.rpush(LIST, body.encode())
+            client.rpush(LIST, encoded(body))
 
     def client_names(self) -> list[str]:
         """The ``name`` of every connection ``CLIENT LIST`` shows, ours included (unnamed)."""

@@ -136,5 +136,7 @@ def test_broker_killed_while_serving_then_back_is_followed_by_health_and_consume
         after = consumed_after_publishing(server, proc)
         assert any(line.startswith("handled back-") for line in after), after
         assert proc.stop() == 0
-    assert f"health check failed: {case.broker_class}.ping()" in proc.output()
+    output = proc.output()
+    assert f"health check failing: {case.broker_class}.ping()" in output
+    assert f"health check recovered: {case.broker_class}.ping()" in output
     assert records(proc)[-2:] == ["shutdown", "closed connections=0"]
