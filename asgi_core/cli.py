@@ -1,5 +1,8 @@
 """The ``asgi-core`` command: ``asgi-core run MODULE:ATTR [options] [--key value ...]``.
 
+``asgi-core docs gen|serve MODULE:ATTR`` writes or serves the app's AsyncAPI document
+(``_docs_cli.py``), importing APP the same way, with the same exit codes.
+
 Flags follow uvicorn's; each can also come from an ``ASGI_CORE_<FLAG>`` environment variable
 (``ASGI_CORE_PORT=9000``). Options the CLI does not know become hook options, passed to the
 ``on_startup`` hooks and the lifespan that accept them (converted by their annotations):
@@ -23,28 +26,34 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
-from asgi_core import __version__, _serving
-from asgi_core._importer import import_from_string
+from asgi_core import __version__, _docs_cli, _serving
+from asgi_core._cli_common import (
+    EXIT_IMPORT_ERROR,
+    EXIT_OK,
+    EXIT_STARTUP_FAILED,
+    EXIT_USAGE,
+    Parser as _Parser,
+    UsageError,
+    fail as _fail,
+    import_app,
+    import_failure,
+)
 from asgi_core._options import convert
 from asgi_core.application import Application
 from asgi_core.asgi import AsgiFastStream
-from asgi_core.exceptions import AppImportError, ConfigError, MissingExtraError, StartupFailed
+from asgi_core.exceptions import ConfigError, MissingExtraError, StartupFailed
 
 __all__ = [
     "EXIT_IMPORT_ERROR",
     "EXIT_OK",
     "EXIT_STARTUP_FAILED",
     "EXIT_USAGE",
+    "UsageError",
     "main",
     "parse_extra_options",
 ]
 
-EXIT_OK = 0
-EXIT_IMPORT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_STARTUP_FAILED = 3
 ENV_PREFIX = "ASGI_CORE_"
 LOG_LEVELS = {
     "critical": logging.CRITICAL,
@@ -89,15 +98,6 @@ SERVER_FLAGS = tuple(
 )
 
 
-class UsageError(Exception):
-    """A command line that cannot be run; exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def _env_default(flag: str, kwargs: dict[str, object]) -> object:
     value = os.environ.get(ENV_PREFIX + flag[2:].replace("-", "_").upper())
     if value is None:
@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("app", metavar="APP", help="the app as MODULE:ATTR, e.g. main:app")
     for flag, (kwargs, help_text) in FLAGS.items():
         run.add_argument(flag, default=_env_default(flag, kwargs), help=help_text, **kwargs)  # type: ignore[arg-type]
+    _docs_cli.add_parser(commands)
     return parser
 
 
@@ -213,16 +214,6 @@ def parse_extra_options(tokens: Sequence[str]) -> dict[str, object]:
     return options
 
 
-def _fail(code: int, message: str, hint: str, error: BaseException | None = None) -> int:
-    print(f"asgi-core: error: {message}", file=sys.stderr)
-    print(f"hint: {hint}", file=sys.stderr)
-    if error is not None and logging.getLogger("asgi_core").isEnabledFor(logging.DEBUG):
-        import traceback  # only --log-level debug needs it
-
-        traceback.print_exception(error, file=sys.stderr)
-    return code
-
-
 def _failing_step(error: BaseException) -> str:
     for note in getattr(error, "__notes__", ()):
         if note.startswith("asgi_core: startup failed in "):
@@ -235,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        if args[:1] == ["docs"]:
+            return _docs_cli.run(build_parser().parse_args(args))
         if args[:1] != ["run"]:
             build_parser().parse_args(args or ["--help"])
             return EXIT_USAGE  # pragma: no cover - argparse exits for --help/--version
@@ -242,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parsed = build_parser().parse_args(["run", *known])
         hook_options = parse_extra_options(extra)
     except UsageError as exc:
-        return _fail(EXIT_USAGE, str(exc), "run `asgi-core run --help` for the options")
+        command = " ".join(args[:2] if args[:1] == ["docs"] else ["run"])
+        return _fail(EXIT_USAGE, str(exc), f"run `asgi-core {command} --help` for the options")
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
     level = LOG_LEVELS[parsed.log_level or "info"]
@@ -255,14 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(parsed: argparse.Namespace) -> object:
-    app_dir = os.path.abspath(parsed.app_dir or os.curdir)
-    if app_dir not in sys.path:
-        sys.path.insert(0, app_dir)
-    app = import_from_string(parsed.app)
-    if parsed.factory:
-        if not callable(app):
-            raise UsageError(f"--factory: {parsed.app} is {app!r}, which is not callable")
-        app = app()
+    app = import_app(parsed.app, factory=parsed.factory, app_dir=parsed.app_dir)
     if not callable(app) and not hasattr(app, "run"):
         raise UsageError(f"{parsed.app} is {app!r}, which is not an ASGI app or Application")
     return app
@@ -271,16 +258,9 @@ def _load(parsed: argparse.Namespace) -> object:
 def _run(parsed: argparse.Namespace, hook_options: dict[str, object], level: int) -> int:
     try:
         app = _load(parsed)
-    except UsageError as exc:
-        return _fail(EXIT_USAGE, str(exc), "APP must name an ASGI app, or a factory with --factory")
-    except (ConfigError, AppImportError) as exc:
-        return _fail(EXIT_IMPORT_ERROR, str(exc), "APP is MODULE:ATTR, e.g. `main:app`", exc)
     except Exception as exc:
-        return _fail(
-            EXIT_IMPORT_ERROR,
-            f"importing {parsed.app} raised {type(exc).__name__}: {exc}",
-            "fix the error in your module; --log-level debug shows the traceback",
-            exc,
+        return import_failure(
+            parsed.app, exc, "APP must name an ASGI app, or a factory with --factory"
         )
     try:
         _serve(app, parsed, hook_options, level)
