@@ -7,8 +7,9 @@ database, logs, the Erlang cookie under ``HOME``) in the test's directory. No pl
 node's log goes to ``server.log``. Debian's ``/usr/sbin/rabbitmq-server`` is a wrapper that
 switches to the ``rabbitmq`` user and its home; the script it wraps is run directly instead.
 
-The node takes about 5 s to boot on an idle 2-core machine, so the tests share one per class and
-restart it only when a test takes it away. ``stop`` (SIGTERM) and ``kill`` (SIGKILL) keep
+The node takes about 5 s to boot on an idle 2-core machine (3 s again after SIGTERM, 5 s after
+SIGKILL), so the tests share one per session (``brokers.shared_server``) and restart it only
+where a test takes it away. ``stop`` (SIGTERM) and ``kill`` (SIGKILL) keep
 ``epmd`` for the next ``start`` on the same ports; ``close`` ends both.
 """
 
