@@ -5,14 +5,29 @@
 * Hooks given to the constructor come first, then decorated ones, in registration order.
 * A hook is any callable; if it returns an awaitable, that is awaited. Sync hooks run on the
   event loop's thread, so a slow sync hook blocks it: make long work ``async``.
+* ``HookCaller`` calls one application's hooks and its lifespan. A hook gets the run options
+  its signature names (``_options.bind_options``), unless a parameter uses FastStream's markers
+  (``Context()``, ``Depends()``, ``Logger``...): then it is called through FastStream's own DI
+  (``asgi_core_extras.faststream._di.inject``, imported on the first such hook), with every run
+  option, and markers resolved from one ``HookContext`` per application over ``app.context``.
+  A marker nothing would resolve (another framework's; FastStream's without FastStream) is a
+  ``ConfigError`` naming the hook and the parameter, when the hook's step comes. Whether a hook
+  has markers is in the cached signature plan, and its injected form is built once per
+  application, so a hook without markers costs what it did before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Hook", "Hooks", "call_hook", "describe"]
+from asgi_core._options import bind_options, marker_problem, uses_faststream_markers
+from asgi_core.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+__all__ = ["Hook", "HookCaller", "Hooks", "call_hook", "describe"]
 
 Hook = Callable[..., Any]
 
@@ -64,3 +79,62 @@ async def call_hook(func: Hook, kwargs: dict[str, object]) -> None:
     result = func(**kwargs)
     if hasattr(result, "__await__"):
         await result
+
+
+def _di() -> ModuleType:
+    from asgi_core._importer import import_extra  # loaded only for a hook with markers
+
+    return import_extra(
+        "asgi_core_extras.faststream._di",
+        feature="a hook with FastStream's markers",
+        packages=("asgi_core_extras", "faststream"),
+        extra="faststream",
+    )
+
+
+class HookCaller:
+    """Calls the hooks and the lifespan of one application (see the module docstring)."""
+
+    __slots__ = ("_context", "_faststream", "_injected")
+
+    def __init__(self, context: Mapping[str, object]) -> None:
+        self._context = context  # the application's context, read live at every injected call
+        self._faststream: Any = None  # its HookContext, made for the first hook with markers
+        self._injected: dict[tuple[int, bool], tuple[object, Hook]] = {}
+
+    def faststream_context(self) -> Any:
+        """The application's one ``HookContext`` (``asgi_core_extras.faststream._di``)."""
+        if self._faststream is None:
+            self._faststream = _di().HookContext(self._context)
+        return self._faststream
+
+    def _injected_form(self, func: Hook, name: str, *, lifespan: bool) -> Hook | None:
+        """``func`` called through FastStream's DI, or None if it uses no FastStream marker."""
+        problem = marker_problem(func, hook=name)
+        if problem is not None:
+            raise ConfigError(problem)
+        if not uses_faststream_markers(func):
+            return None
+        key = (id(func), lifespan)
+        found = self._injected.get(key)
+        if found is None or found[0] is not func:
+            di = _di()
+            inject = di.inject_lifespan if lifespan else di.inject
+            injected = inject(func, app_context=self.faststream_context())
+            found = self._injected[key] = (func, injected)
+        return found[1]
+
+    async def call(self, func: Hook, options: Mapping[str, object], *, name: str) -> None:
+        """Call the hook ``func`` (named ``name`` in messages) with the run options it takes."""
+        injected = self._injected_form(func, name, lifespan=False)
+        if injected is None:
+            await call_hook(func, bind_options(func, options, hook=name))
+        else:
+            await call_hook(injected, dict(options))
+
+    def lifespan(self, func: Hook, options: Mapping[str, object], *, name: str) -> object:
+        """What the lifespan factory ``func`` returns, called with the run options it takes."""
+        injected = self._injected_form(func, name, lifespan=True)
+        if injected is None:
+            return func(**bind_options(func, options, hook=name))
+        return injected(**options)

@@ -5,7 +5,7 @@ Startup steps, in order; each is bounded by ``startup_timeout``:
 1. enter the user ``lifespan`` context (it gets the run options it accepts; a yielded mapping
    becomes lifespan state);
 2. the ``on_startup`` hooks (each gets the run options it accepts);
-3. ``broker.start()``;
+3. ``broker.start()`` of each broker, in order (the list is read here: hooks may add brokers);
 4. the ``after_startup`` hooks;
 5. start the lifespans of mounted apps (``_sub_lifespans.py``; it bounds itself per app).
 
@@ -13,7 +13,8 @@ Shutdown steps, each bounded by ``shutdown_timeout`` and run even if an earlier 
 
 1. shut down the mounted apps' lifespans, if they started;
 2. the ``on_shutdown`` hooks;
-3. ``broker.stop()`` (or ``broker.close()``), if ``broker.start()`` was called;
+3. ``broker.stop()`` (or ``broker.close()``) of each broker whose ``start()`` was called, in
+   reverse order;
 4. the ``after_shutdown`` hooks;
 5. exit the user ``lifespan`` context, if it was entered.
 
@@ -22,7 +23,9 @@ their own (``_held.py``), so our time limits never interleave with the scopes a 
 opens, and nothing stays open in the caller: ``startup()`` and ``shutdown()`` may run in
 different tasks and cancel scopes. ``close()`` (or leaving ``async with lifecycle``) cancels and
 awaits a context task still running after a failed or interrupted exit. When there is no context
-to hold, no task is started at all.
+to hold, no task is started at all. Hooks are called by the application's ``HookCaller``
+(``_hooks.py``: run options, or FastStream's DI). A step names its broker by class, and by its
+place when there are several (``broker.start() of RedisBroker #2``).
 
 The first failing startup step stops the startup. What had already started is undone with the
 same shutdown sequence minus the hooks: the shutdown hooks belong to a completed startup. After a
@@ -34,19 +37,21 @@ during it lets the remaining steps run before it propagates.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from asgi_core._brokers import broker_closer, labels
 from asgi_core._concurrency import DeadlineExceeded, run_bounded
 from asgi_core._held import Held
-from asgi_core._hooks import Hooks, call_hook
-from asgi_core._options import bind_options, describe
+from asgi_core._hooks import Hooks, describe
 from asgi_core.exceptions import HookError, HookTimeoutError
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
-__all__ = ["Failure", "Lifecycle", "error_for", "format_failures"]
+    from asgi_core._hooks import HookCaller
+
+__all__ = ["Failure", "Lifecycle", "broker_closer", "error_for", "format_failures"]
 
 
 class Step(NamedTuple):
@@ -68,17 +73,6 @@ class Failure(NamedTuple):
     cleanup: tuple[Failure, ...] = ()
 
 
-def broker_closer(broker: object) -> Callable[[], Awaitable[object]]:
-    """The broker's ``stop`` (newer FastStream) or else its ``close``."""
-    closer = getattr(broker, "stop", None) or getattr(broker, "close", None)
-    if not callable(closer):
-        raise TypeError(
-            f"broker {broker!r} has no stop() or close() method; asgi_core needs one of them "
-            "to disconnect it on shutdown"
-        )
-    return closer  # type: ignore[no-any-return]
-
-
 class Lifecycle:
     """The steps of one start-to-stop run, and what of them has happened."""
 
@@ -86,7 +80,8 @@ class Lifecycle:
         self,
         *,
         hooks: Hooks,
-        broker: Callable[[], object | None],
+        brokers: Callable[[], Sequence[object]],
+        caller: HookCaller,
         lifespan: Callable[..., AbstractAsyncContextManager[Any]] | None,
         options: Mapping[str, object],
         startup_timeout: float | None,
@@ -95,11 +90,13 @@ class Lifecycle:
     ) -> None:
         self._hooks = hooks.copy()
         self._mounted = mounted
-        self._broker = broker  # read when its step comes: on_startup hooks may set it
+        self._brokers = brokers  # read when their step comes: on_startup hooks may add some
+        self._caller = caller
         self._lifespan = lifespan
         self._options = dict(options)
         self._timeouts = {"startup": startup_timeout, "shutdown": shutdown_timeout}
-        self._started_broker: object | None = None
+        self._started_brokers: list[tuple[str, object]] = []  # (name, broker) start() called
+        self.brokers_fixed = False  # the broker list was read and its brokers are not closed yet
         self._lifespan_held: Held | None = None
         self._mounted_held: Held | None = None
         self.state: dict[str, Any] = {}
@@ -162,17 +159,14 @@ class Lifecycle:
         if self._lifespan is not None:
             yield Step(f"lifespan context {describe(self._lifespan)} (enter)", self._enter_lifespan)
         for hook in self._hooks.on_startup:
-            yield Step(
-                f"on_startup hook {describe(hook)}", functools.partial(self._call_startup, hook)
-            )
-        broker = self._broker()
-        if broker is not None:
-            name = f"broker.start() of {type(broker).__name__}"
-            yield Step(name, functools.partial(self._start_broker, broker))
+            yield self._hook_step("on_startup", hook, self._options)
+        brokers = list(self._brokers())
+        self.brokers_fixed = True
+        for label, broker in zip(labels(brokers), brokers, strict=True):
+            start = functools.partial(self._start_broker, label, broker)
+            yield Step(f"broker.start() of {label}", start)
         for hook in self._hooks.after_startup:
-            yield Step(
-                f"after_startup hook {describe(hook)}", functools.partial(call_hook, hook, {})
-            )
+            yield self._hook_step("after_startup", hook)
         if self._mounted is not None:
             yield Step("lifespans of mounted apps (startup)", self._enter_mounted, timed=False)
 
@@ -183,27 +177,27 @@ class Lifecycle:
             exit_mounted = functools.partial(held.exit, error)
             yield Step("lifespans of mounted apps (shutdown)", exit_mounted, timed=False)
         for hook in self._hooks.on_shutdown if hooks else ():
-            yield Step(f"on_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {}))
-        broker = self._started_broker
-        if broker is not None:
+            yield self._hook_step("on_shutdown", hook)
+        for label, broker in reversed(self._started_brokers):
             closer = broker_closer(broker)
-            yield Step(f"broker.{closer.__name__}() of {type(broker).__name__}", closer)
+            yield Step(f"broker.{closer.__name__}() of {label}", closer)
         for hook in self._hooks.after_shutdown if hooks else ():
-            yield Step(
-                f"after_shutdown hook {describe(hook)}", functools.partial(call_hook, hook, {})
-            )
+            yield self._hook_step("after_shutdown", hook)
         if self._lifespan_held is not None:
             name = f"lifespan context {describe(self._lifespan)} (exit)"
             yield Step(name, functools.partial(self._lifespan_held.exit, error))
 
-    async def _call_startup(self, hook: Callable[..., object]) -> None:
-        name = f"on_startup hook {describe(hook)}"
-        await call_hook(hook, bind_options(hook, self._options, hook=name))
+    def _hook_step(
+        self, stage: str, hook: Callable[..., object], options: Mapping[str, object] | None = None
+    ) -> Step:
+        name = f"{stage} hook {describe(hook)}"
+        call = functools.partial(self._caller.call, hook, options or {}, name=name)
+        return Step(name, call)
 
     async def _enter_lifespan(self) -> None:
         assert self._lifespan is not None  # only yielded as a step when there is one
         name = f"lifespan context {describe(self._lifespan)}"
-        context = self._lifespan(**bind_options(self._lifespan, self._options, hook=name))
+        context = self._caller.lifespan(self._lifespan, self._options, name=name)
         if not hasattr(context, "__aenter__") or not hasattr(context, "__aexit__"):
             raise TypeError(
                 f"lifespan must return an async context manager (decorate it with "
@@ -224,8 +218,8 @@ class Lifecycle:
         assert self._mounted is not None  # only yielded as a step when there is one
         self._mounted_held = await Held.enter(self._mounted(self.state))
 
-    async def _start_broker(self, broker: Any) -> None:
-        self._started_broker = broker  # a broker whose start() was called gets closed
+    async def _start_broker(self, label: str, broker: Any) -> None:
+        self._started_brokers.append((label, broker))  # a broker whose start() ran gets closed
         await broker.start()
 
     async def _bounded(
@@ -258,7 +252,8 @@ class Lifecycle:
                 failures.append(Failure(step, exc))
             except BaseException as exc:  # keep undoing; the interruption goes on afterwards
                 interrupted = interrupted or exc
-        self._started_broker = None
+        self._started_brokers = []
+        self.brokers_fixed = False
         if interrupted is not None:
             raise interrupted
         return failures

@@ -17,6 +17,14 @@ Before a run starts, ``check_hook_options`` refuses a name that no hook (nor the
 listing the valid names and the closest match. It reads the signatures through the same cached
 ``_plan`` as ``bind_options``, so the check and the call can't disagree about a hook. ``worker_id``
 is reserved: asgi_core sets it (None in one process, 0..N-1 in worker processes).
+
+Markers: the plan also notes, once per function, each parameter whose default or ``Annotated``
+metadata item is an object of a dependency-injection framework (its type's top-level module is
+``faststream`` or ``fast_depends``, or one of ``_FOREIGN``), importing none of them.
+``uses_faststream_markers`` says the hook must be called through FastStream's DI (the lifecycle
+does that, ``_hooks.HookCaller``); ``marker_problem`` is the error text for a marker nothing would
+resolve (another framework's, or FastStream's when FastStream is not installed). A marker
+parameter is not an option; a ``Depends(f)`` marker's ``f`` takes options of its own.
 """
 
 from __future__ import annotations
@@ -28,8 +36,6 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-# describe lives in _hooks.py; imported here too while _lifecycle.py still imports it from here
-from asgi_core._hooks import describe
 from asgi_core.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -41,13 +47,20 @@ __all__ = [
     "bind_options",
     "check_hook_options",
     "convert",
-    "describe",
     "did_you_mean",
+    "marker_problem",
+    "markers",
+    "uses_faststream_markers",
 ]
 
 RESERVED_OPTIONS = frozenset({"worker_id"})
 _TRUE = frozenset(("true", "1", "yes", "on"))
 _FALSE = frozenset(("false", "0", "no", "off"))
+FASTSTREAM_PACKAGES = frozenset(("faststream", "fast_depends"))
+# Markers of other frameworks that a user may carry over into a hook by mistake.
+_FOREIGN = {"fastapi": "FastAPI", "starlette": "Starlette", "typer": "Typer", "click": "Click"}
+_FOREIGN.update(pydantic="pydantic", dependency_injector="Dependency Injector")
+_INSTALL = "pip install 'asgi-core[faststream]'"
 
 
 def _type_name(annotation: object) -> str:
@@ -57,12 +70,12 @@ def _type_name(annotation: object) -> str:
     return str(annotation).replace("typing.", "")
 
 
-def _hints(func: Callable[..., object]) -> dict[str, Any]:
+def _hints(func: Callable[..., object], *, extras: bool = False) -> dict[str, Any]:
     import inspect
 
     target = func if inspect.isroutine(func) or inspect.isclass(func) else type(func).__call__
     try:
-        return typing.get_type_hints(target)
+        return typing.get_type_hints(target, include_extras=extras)
     except Exception:  # unresolvable forward references: fall back to the raw annotations
         return {}
 
@@ -72,37 +85,111 @@ def _annotation(hints: dict[str, Any], param: inspect.Parameter) -> object:
     return Any if found is param.empty else found
 
 
+def _package(obj: object) -> str:
+    return (type(obj).__module__ or "").partition(".")[0]
+
+
+class _Plan(typing.NamedTuple):
+    signature: inspect.Signature
+    hints: dict[str, Any]  # resolved annotations, Annotated stripped
+    markers: tuple[tuple[str, object], ...]  # (parameter, marker) of a DI framework
+
+
+def _markers_of(func: Callable[..., object], signature: inspect.Signature) -> Iterable[Any]:
+    """``(parameter, candidate)`` for each default and ``Annotated`` item of a DI framework."""
+    hints = _hints(func, extras=True)
+    for name, param in signature.parameters.items():
+        candidates = [] if param.default is param.empty else [param.default]
+        annotation = hints.get(name, param.annotation)
+        if typing.get_origin(annotation) is typing.Annotated:
+            candidates.extend(annotation.__metadata__)
+        for candidate in candidates:
+            if _package(candidate) in FASTSTREAM_PACKAGES or _package(candidate) in _FOREIGN:
+                yield name, candidate
+
+
 @functools.lru_cache(maxsize=256)
-def _plan(func: Callable[..., object]) -> tuple[inspect.Signature, dict[str, Any]] | None:
-    """Signature and resolved annotations of ``func``, worked out once per function."""
+def _plan(func: Callable[..., object]) -> _Plan | None:
+    """Signature, resolved annotations and markers of ``func``, worked out once per function."""
     import inspect  # here, not at import time: it costs more than the rest of asgi_core
 
     try:
-        return inspect.signature(func), _hints(func)
+        signature = inspect.signature(func)
     except (TypeError, ValueError):  # some builtins have no signature: pass nothing
         return None
+    return _Plan(signature, _hints(func), tuple(_markers_of(func, signature)))
 
 
-def _plan_of(func: Callable[..., object]) -> tuple[inspect.Signature, dict[str, Any]] | None:
+def _plan_of(func: Callable[..., object]) -> _Plan | None:
     try:
         return _plan(func)
     except TypeError:  # an unhashable callable: work it out every time
         return _plan.__wrapped__(func)
 
 
+def markers(func: Callable[..., object]) -> tuple[tuple[str, object], ...]:
+    """``(parameter, marker)`` for each DI framework's marker in ``func``'s signature."""
+    plan = _plan_of(func)
+    return () if plan is None else plan.markers
+
+
+def uses_faststream_markers(func: Callable[..., object]) -> bool:
+    """True if a parameter of ``func`` uses a FastStream or FastDepends marker."""
+    return any(_package(marker) in FASTSTREAM_PACKAGES for _, marker in markers(func))
+
+
+def marker_problem(func: Callable[..., object], *, hook: str) -> str | None:
+    """The error text for a parameter asgi_core can't fill in, or None if there is none.
+
+    A FastStream marker is a problem only when FastStream is not installed (with it, FastStream's
+    DI resolves the marker); another framework's marker always is.
+    """
+    for name, marker in markers(func):
+        package = _package(marker)
+        option = f"`--{name.replace('_', '-')} VALUE`"
+        if package in FASTSTREAM_PACKAGES and not _faststream_installed():
+            return (
+                f"{hook}: parameter {name!r} uses {marker!r}, a FastStream marker, but FastStream "
+                f"is not installed, so nothing would resolve it; install it with `{_INSTALL}`, "
+                f"or give the parameter a plain default or pass it as a run option ({option})"
+            )
+        if package in _FOREIGN:
+            return (
+                f"{hook}: parameter {name!r} uses {marker!r} from {_FOREIGN[package]}, which "
+                f"asgi_core can't resolve (it fills in run options and FastStream's markers); "
+                f"give the parameter a plain default or pass it as a run option ({option})"
+            )
+    return None
+
+
+def _faststream_installed() -> bool:
+    try:
+        import faststream  # noqa: F401  (a marker of it or of fast_depends is in use already)
+    except ImportError:
+        return False
+    return True
+
+
 def accepted_options(funcs: Iterable[Callable[..., object]]) -> tuple[set[str], bool]:
     """The option names ``bind_options`` can pass to ``funcs``; True if one takes ``**kwargs``."""
     names: set[str] = set()
     anything = False
-    for func in funcs:
+    todo, seen = list(funcs), set()
+    while todo:
+        func = todo.pop()
         plan = _plan_of(func)
-        if plan is None:  # no signature: bind_options passes it nothing
+        if plan is None or id(func) in seen:  # no signature: bind_options passes it nothing
             continue
-        for param in plan[0].parameters.values():
+        seen.add(id(func))
+        marked = {name for name, _ in plan.markers}
+        # FastStream's DI gives a Depends(f) marker's f the options too
+        todo.extend(d for _, m in plan.markers if callable(d := getattr(m, "dependency", None)))
+        for param in plan.signature.parameters.values():
             if param.kind is param.VAR_KEYWORD:
                 anything = True
             elif param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
-                names.add(param.name)
+                if param.name not in marked:
+                    names.add(param.name)
     return names - RESERVED_OPTIONS, anything
 
 
@@ -159,7 +246,7 @@ def bind_options(
     plan = _plan_of(func)
     if plan is None:
         return {}
-    signature, hints = plan
+    signature, hints, _ = plan
     kwargs: dict[str, object] = {}
     rest: inspect.Parameter | None = None
     for name, param in signature.parameters.items():

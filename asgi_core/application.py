@@ -1,8 +1,13 @@
-"""``Application``: a broker, its AsyncAPI metadata, and lifecycle hooks.
+"""``Application``: brokers, their AsyncAPI metadata, and lifecycle hooks.
 
-The order of a run and what undoes what is in ``_lifecycle.py``; this class holds the
-configuration and offers it as FastStream does: hook decorators, ``start``/``stop``,
-``set_broker``, ``exit``, and ``async with app:``.
+The order of a run and what undoes what is in ``_lifecycle.py``; how a hook is called (run
+options, FastStream's DI) in ``_hooks.py``. This class holds the configuration and offers it as
+FastStream does: hook decorators, ``start``/``stop``, ``add_broker``/``set_broker``, ``exit``,
+and ``async with app:``.
+
+Brokers (rules in ``_brokers.py``): ``brokers`` in order, ``broker`` the first or None;
+``add_broker`` appends, ``set_broker`` replaces the first (the seed's meaning), both only until
+the brokers start (``RuntimeError`` after).
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from asgi_core._hooks import Hook, Hooks
-from asgi_core._lifecycle import Lifecycle, Mounted, broker_closer, error_for
+from asgi_core._brokers import BrokerList, looks_like_a_broker, several_brokers_error
+from asgi_core._hooks import Hook, HookCaller, Hooks
+from asgi_core._lifecycle import Lifecycle, Mounted, error_for
 from asgi_core._options import check_hook_options
 from asgi_core.context import Context
 
@@ -39,14 +45,6 @@ def _checked_timeout(name: str, value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{name} must be a positive number of seconds or None, not {value!r}")
     return float(value)
-
-
-def _checked_broker(broker: object) -> None:
-    if broker is None:
-        return
-    if not callable(getattr(broker, "start", None)):
-        raise TypeError(f"broker {broker!r} has no start() method; a broker needs async start()")
-    broker_closer(broker)
 
 
 class Application:
@@ -78,8 +76,9 @@ class Application:
             raise TypeError(
                 f"lifespan must be a callable returning an async context manager, not {lifespan!r}"
             )
-        _checked_broker(broker)
-        self.broker = broker
+        if looks_like_a_broker(logger):
+            raise several_brokers_error(type(self).__name__, "logger", logger)
+        self._brokers = BrokerList(broker)
         self.logger = logger
         self.lifespan_context = lifespan
         self.title = title
@@ -93,19 +92,15 @@ class Application:
         self.identifier = identifier
         self.startup_timeout = _checked_timeout("startup_timeout", startup_timeout)
         self.shutdown_timeout = _checked_timeout("shutdown_timeout", shutdown_timeout)
-        self.context = Context(app=self, broker=broker)
+        self.context = Context(app=self, broker=broker, logger=logger)
         self.should_exit = False
         self._hooks = Hooks(on_startup, after_startup, on_shutdown, after_shutdown)
+        self._caller = HookCaller(self.context)
         self._lifecycle: Lifecycle | None = None
         # set by the runners (_serving.prepare_app): the next lifespan startup passes them on
         self.run_options: dict[str, object] = {}
         # set by AsgiFastStream.lifespan: a server drives our lifespan, so exit() signals it
         self.served_by_lifespan = False
-
-    @property
-    def _run_options(self) -> dict[str, object]:
-        """``run_options``, under the name ``_new_lifecycle`` reads (until it reads the new one)."""
-        return self.run_options
 
     def _init_kwargs(self) -> dict[str, Any]:
         """The constructor keywords that rebuild this configuration (copies of the hook lists).
@@ -145,14 +140,51 @@ class Application:
         """True from the end of a successful startup until shutdown begins."""
         return self._lifecycle is not None and self._lifecycle.running
 
-    def set_broker(self, broker: Broker) -> None:
-        """Set the broker of an existing application, e.g. one created in an ``on_startup`` hook.
+    @property
+    def brokers(self) -> tuple[Broker, ...]:
+        """Every broker, in the order they start (a tuple: add one with ``add_broker``)."""
+        return tuple(self._brokers.items)
 
-        Set it before ``broker.start()`` would run: in ``on_startup``, not ``after_startup``.
+    @property
+    def broker(self) -> Broker | None:
+        """The first broker, or None; setting it is ``set_broker``."""
+        return self._brokers.items[0] if self._brokers.items else None
+
+    @broker.setter
+    def broker(self, broker: Broker | None) -> None:
+        self.set_broker(broker)
+
+    def add_broker(self, broker: Broker) -> None:
+        """Add a broker, started after the ones before it and stopped before them.
+
+        Add it before the brokers start: at the latest in an ``on_startup`` hook. The same
+        broker twice is a ``ConfigError``.
         """
-        _checked_broker(broker)
-        self.broker = broker
-        self.context.set_global("broker", broker)
+        self._refuse_broker_change("add_broker")
+        self._brokers.add(broker, self)
+        self.context.set_global("broker", self.broker)
+
+    def set_broker(self, broker: Broker | None) -> None:
+        """Make ``broker`` the broker: it replaces the first one (or is added if there is none).
+
+        The seed's meaning, e.g. for a broker created in an ``on_startup`` hook; the other
+        brokers of a multi-broker app stay (``add_broker`` adds one). Set it before the brokers
+        start: in ``on_startup``, not ``after_startup``. None removes the first broker.
+        """
+        self._refuse_broker_change("set_broker")
+        self._brokers.set_first(broker, self)
+        self.context.set_global("broker", self.broker)
+
+    def _faststream_context(self) -> Any:
+        """This app's one FastStream ``HookContext`` (``from_app`` gives it to FastStream hooks)."""
+        return self._caller.faststream_context()
+
+    def _refuse_broker_change(self, call: str) -> None:
+        if self._lifecycle is not None and self._lifecycle.brokers_fixed:
+            raise RuntimeError(
+                f"{call}() called on {self!r} after its brokers were started; change the "
+                "brokers before start(), or in an on_startup hook at the latest"
+            )
 
     def on_startup(self, func: F) -> F:
         """Add a hook that runs BEFORE the broker starts; it receives the run options it names."""
@@ -224,9 +256,10 @@ class Application:
     def _new_lifecycle(self, options: Mapping[str, object]) -> Lifecycle:
         self._lifecycle = Lifecycle(
             hooks=self._hooks,
-            broker=lambda: self.broker,
+            brokers=lambda: self._brokers.items,
+            caller=self._caller,
             lifespan=self.lifespan_context,
-            options={**self._run_options, **options},
+            options={**self.run_options, **options},
             startup_timeout=self.startup_timeout,
             shutdown_timeout=self.shutdown_timeout,
             mounted=self._mounted_lifespans(),
@@ -296,4 +329,7 @@ class Application:
         await self.stop()
 
     def __repr__(self) -> str:
+        if len(self._brokers.items) > 1:
+            names = ", ".join(type(broker).__name__ for broker in self._brokers.items)
+            return f"<{type(self).__name__} {self.title!r} brokers=[{names}]>"
         return f"<{type(self).__name__} {self.title!r} broker={type(self.broker).__name__}>"

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from asgi_core._brokers import looks_like_a_broker, several_brokers_error
 from asgi_core._lifespan import run_lifespan
 from asgi_core._routing import Routes
 from asgi_core.application import (
@@ -69,6 +70,8 @@ class AsgiFastStream(Application):
         startup_timeout: float | None = DEFAULT_STARTUP_TIMEOUT,
         shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
+        if looks_like_a_broker(asgi_routes):  # AsgiFastStream(b1, b2), FastStream 0.7's form
+            raise several_brokers_error(type(self).__name__, "asgi_routes", asgi_routes)
         super().__init__(
             broker,
             logger=logger,
@@ -115,19 +118,61 @@ class AsgiFastStream(Application):
     @classmethod
     def from_app(
         cls,
-        app: Application,
-        asgi_routes: Iterable[tuple[str, ASGIApp]],
+        app: Application | Any,
+        asgi_routes: Iterable[tuple[str, ASGIApp]] = (),
         asyncapi_path: str | None = None,
     ) -> AsgiFastStream:
-        """An ASGI application with ``app``'s broker, logger, metadata, lifespan and hooks.
+        """An ASGI application with ``app``'s brokers, logger, metadata, lifespan and hooks.
 
+        ``app`` is an asgi_core ``Application`` or a FastStream app (``faststream.FastStream``
+        0.5.31+ or 0.7, or FastStream's ``AsgiFastStream``; its HTTP routes are not copied:
+        pass them in ``asgi_routes``). A FastStream app's hooks and lifespan keep FastStream's
+        dependency injection and get the run options (``asgi_core_extras.faststream._app``).
         The hook lists and the context are copies: what is registered later on one of the two
         applications does not reach the other.
         """
+        if not isinstance(app, Application):
+            return cls._from_faststream(app, asgi_routes, asyncapi_path)
+        first, *others = app.brokers or (None,)
         asgi_app = cls(
-            app.broker, asgi_routes=asgi_routes, asyncapi_path=asyncapi_path, **app._init_kwargs()
+            first, asgi_routes=asgi_routes, asyncapi_path=asyncapi_path, **app._init_kwargs()
         )
+        for broker in others:
+            asgi_app.add_broker(broker)
         asgi_app.context.update((k, v) for k, v in app.context.items() if k != "app")
+        return asgi_app
+
+    @classmethod
+    def _from_faststream(
+        cls, app: Any, asgi_routes: Iterable[tuple[str, ASGIApp]], asyncapi_path: str | None
+    ) -> AsgiFastStream:
+        # loaded only for a FastStream app, which imported faststream already
+        from asgi_core._importer import import_extra
+
+        extra = import_extra(
+            "asgi_core_extras.faststream._app",
+            feature="AsgiFastStream.from_app(FastStream app)",
+            packages=("asgi_core_extras", "faststream"),
+            extra="faststream",
+        )
+        if not extra.is_faststream_app(app):
+            raise TypeError(
+                f"from_app needs an asgi_core Application or a FastStream app "
+                f"(faststream.FastStream), not {app!r}"
+            )
+        first = extra.settings_from_faststream(app)  # metadata, brokers, logger
+        kwargs = first.application_kwargs()
+        for key in (*extra.STAGES, "lifespan"):  # added below, read with our context
+            del kwargs[key]
+        asgi_app = cls(first.broker, asgi_routes, asyncapi_path, **kwargs)
+        for broker in first.brokers[1:]:
+            asgi_app.add_broker(broker)
+        # on FastStream 0.5 its hooks then see this app as Context("app"), as under its as_asgi
+        settings = extra.settings_from_faststream(app, app_context=asgi_app._faststream_context())
+        for stage in extra.STAGES:
+            for hook in getattr(settings, stage):
+                asgi_app.hooks.add(stage, hook)
+        asgi_app.lifespan_context = settings.lifespan
         return asgi_app
 
     # -- ASGI -----------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ Rules:
 
 * A hook "uses FastStream's markers" when a parameter's default, or an ``Annotated`` metadata
   item, is an object whose type comes from ``faststream`` or ``fast_depends``. Detecting it
-  imports neither: the user's module imported them already, or the hook has none.
+  imports neither: the user's module imported them already, or the hook has none. The rule,
+  and ``marker_problem``, live in the core (``asgi_core._options``), re-exported here; the core
+  calls ``inject``/``inject_lifespan`` for such hooks (``asgi_core._hooks.HookCaller``).
 * ``inject`` calls the hook through FastStream's own machinery, ``faststream.apply_types``
   (fast_depends), resolving ``Context(...)`` from FastStream's context, so the hook gets what it
   would get under FastStream. The result takes ``**options``: every run option reaches
@@ -37,10 +39,11 @@ Rules:
 from __future__ import annotations
 
 import inspect
-import typing
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+# the detection rule is the core's: its cached signature plan reads each hook once
+from asgi_core._options import marker_problem, uses_faststream_markers
 from asgi_core.exceptions import ConfigError
 
 __all__ = [
@@ -53,80 +56,7 @@ __all__ = [
     "uses_faststream_markers",
 ]
 
-_FASTSTREAM_MODULES = frozenset(("faststream", "fast_depends"))
-# Markers of other frameworks that a user may carry over into a hook by mistake.
-_FOREIGN_MODULES = {
-    "fastapi": "FastAPI",
-    "starlette": "Starlette",
-    "typer": "Typer",
-    "click": "Click",
-    "pydantic": "pydantic",
-    "dependency_injector": "Dependency Injector",
-}
-_INSTALL = "pip install 'asgi-core[faststream]'"
 _UNSET_WHEN_NONE = frozenset(("app", "broker", "logger"))  # asgi_core's None means "not set"
-
-
-def _origin_package(obj: object) -> str:
-    return (type(obj).__module__ or "").partition(".")[0]
-
-
-def _markers(func: Callable[..., object]) -> Iterator[tuple[str, object]]:
-    """``(parameter name, marker candidate)``: each default and ``Annotated`` metadata item."""
-    try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):  # some builtins have no signature: no markers
-        return
-    target = func if inspect.isroutine(func) or inspect.isclass(func) else type(func).__call__
-    try:
-        hints = typing.get_type_hints(target, include_extras=True)
-    except Exception:  # unresolvable forward references: the raw annotations
-        hints = {}
-    for name, param in signature.parameters.items():
-        if param.default is not param.empty:
-            yield name, param.default
-        annotation = hints.get(name, param.annotation)
-        if typing.get_origin(annotation) is typing.Annotated:
-            for item in annotation.__metadata__:
-                yield name, item
-
-
-def uses_faststream_markers(func: Callable[..., object]) -> bool:
-    """True if a parameter of ``func`` uses a FastStream or FastDepends marker."""
-    return any(_origin_package(m) in _FASTSTREAM_MODULES for _, m in _markers(func))
-
-
-def marker_problem(func: Callable[..., object], *, hook: str) -> str | None:
-    """The error text for a parameter asgi_core can't fill in, or None if there is none.
-
-    A FastStream marker is a problem only when FastStream is not installed (with it, ``inject``
-    resolves the marker); another framework's marker always is.
-    """
-    for name, marker in _markers(func):
-        package = _origin_package(marker)
-        option = f"`--{name.replace('_', '-')} VALUE`"
-        if package in _FASTSTREAM_MODULES and not _faststream_installed():
-            return (
-                f"{hook}: parameter {name!r} uses {marker!r}, a FastStream marker, but FastStream "
-                f"is not installed, so nothing would resolve it; install it with `{_INSTALL}`, "
-                f"or give the parameter a plain default or pass it as a run option ({option})"
-            )
-        if package in _FOREIGN_MODULES:
-            return (
-                f"{hook}: parameter {name!r} uses {marker!r} from "
-                f"{_FOREIGN_MODULES[package]}, which asgi_core can't resolve (it fills in run "
-                f"options and FastStream's markers); give the parameter a plain default or "
-                f"pass it as a run option ({option})"
-            )
-    return None
-
-
-def _faststream_installed() -> bool:
-    try:
-        import faststream  # noqa: F401  (a marker of it or of fast_depends is in use already)
-    except ImportError:
-        return False
-    return True
 
 
 def _generation() -> tuple[Any, Any]:

@@ -1,0 +1,102 @@
+"""The brokers of an application: checked when given, each there once, named in messages.
+
+* A broker needs an async ``start()`` and an async ``stop()`` (newer FastStream) or ``close()``;
+  ``ping(timeout)`` is optional (the health route uses it). Anything else is a ``TypeError``
+  when the broker is given, not when it would start.
+* ``BrokerList`` keeps them in order: ``add`` appends (the same object twice is a
+  ``ConfigError``: each broker is started and stopped once), ``set_first`` replaces the first
+  one (the seed's ``set_broker``), keeping the others.
+* ``AsgiFastStream(b1, b2)`` puts ``b2`` where ``asgi_routes`` goes (``Application(b1, b2)``:
+  ``logger``); ``several_brokers_error`` is the ``ConfigError`` that says how to pass several.
+* ``labels`` names each broker in step names: its class, and its place when there are several
+  (``RedisBroker #2``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgi_core.exceptions import ConfigError
+
+__all__ = ["BrokerList", "broker_closer", "checked_broker", "labels", "several_brokers_error"]
+
+
+def broker_closer(broker: object) -> Callable[[], Awaitable[object]]:
+    """The broker's ``stop`` (newer FastStream) or else its ``close``."""
+    closer = getattr(broker, "stop", None) or getattr(broker, "close", None)
+    if not callable(closer):
+        raise TypeError(
+            f"broker {broker!r} has no stop() or close() method; asgi_core needs one of them "
+            "to disconnect it on shutdown"
+        )
+    return closer  # type: ignore[no-any-return]
+
+
+def checked_broker(broker: object) -> None:
+    """``TypeError`` unless ``broker`` is None or has ``start()`` and ``stop()``/``close()``."""
+    if broker is None:
+        return
+    if not callable(getattr(broker, "start", None)):
+        raise TypeError(f"broker {broker!r} has no start() method; a broker needs async start()")
+    broker_closer(broker)
+
+
+def looks_like_a_broker(value: object) -> bool:
+    """True for an object with ``start()`` and ``ping()`` that is not a logger or a route list."""
+    if isinstance(value, (logging.Logger, logging.LoggerAdapter, list, tuple, dict)):
+        return False
+    return all(callable(getattr(value, name, None)) for name in ("start", "ping"))
+
+
+def several_brokers_error(call: str, parameter: str, value: object) -> ConfigError:
+    """The error for ``call(broker_a, broker_b)``: ``broker_b`` landed in ``parameter``."""
+    return ConfigError(
+        f"{call}(broker, {value!r}): the second positional parameter is {parameter}, and "
+        f"{value!r} is a broker; pass the first broker alone and add each other one with "
+        "app.add_broker(other) (brokers start in that order), or build the app from a "
+        "FastStream app that has them: AsgiFastStream.from_app(FastStream(b1, b2), routes)"
+    )
+
+
+def labels(brokers: list[Any]) -> list[str]:
+    """Each broker's name in messages: the class, numbered from 1 when there are several."""
+    if len(brokers) == 1:
+        return [type(brokers[0]).__name__]
+    return [f"{type(broker).__name__} #{n}" for n, broker in enumerate(brokers, 1)]
+
+
+class BrokerList:
+    """The ordered brokers of one application, each object at most once."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, first: object | None) -> None:
+        checked_broker(first)
+        self.items: list[Any] = [] if first is None else [first]
+
+    def add(self, broker: object, owner: object) -> None:
+        """Append ``broker``; ``ConfigError`` if ``owner`` has it already."""
+        if broker is None:
+            raise TypeError("add_broker needs a broker, not None")
+        checked_broker(broker)
+        for number, known in enumerate(self.items, 1):
+            if known is broker:
+                raise ConfigError(
+                    f"broker {broker!r} was already added to {owner!r} (broker #{number}); "
+                    "each broker is started and stopped once, so add it once"
+                )
+        self.items.append(broker)
+
+    def set_first(self, broker: object | None, owner: object) -> None:
+        """Make ``broker`` the first one (None: remove the first); the others stay."""
+        checked_broker(broker)
+        rest = self.items[1:]
+        for number, known in enumerate(rest, 2):
+            if known is broker:
+                raise ConfigError(
+                    f"broker {broker!r} is broker #{number} of {owner!r} already; set_broker "
+                    "replaces broker #1, and a broker can be there only once"
+                )
+        self.items = rest if broker is None else [broker, *rest]
