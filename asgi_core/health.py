@@ -2,6 +2,7 @@
 
     app = AsgiFastStream(broker, asgi_routes=[("/health", make_ping_asgi(broker, timeout=5.0))])
     app.mount("/ready", make_ready_asgi(app))
+    make_ping_asgi(redis_broker, nats_broker, timeout=5.0)  # several: healthy if every one is
 
 Rules:
 
@@ -13,6 +14,11 @@ Rules:
   probe. ``broker.ping`` is looked up on every request, so a ping replaced after the route was
   built (a mock, FastStream's ``TestBroker``) is the one called. Nothing of a failure reaches
   the client.
+* Several brokers (``make_ping_asgi(b1, b2, timeout=...)``, the leading positional arguments
+  that have ``ping``; FastStream's positional ``timeout``, ``include_in_schema``,
+  ``description`` follow): 204 only if every ping succeeds. They are pinged one after another,
+  each within the limit, and the first failure answers 500. Log lines name the broker by class
+  and place (``RedisBroker #2``).
 * Logging, on ``asgi_core.health``: a WARNING when the ping starts failing (with the reason),
   an INFO when it recovers (with how long the outage lasted), and while it keeps failing at
   most one WARNING reminder per ``log_interval`` seconds (60 by default) with the count of
@@ -26,9 +32,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from asgi_core._brokers import labels
 from asgi_core._concurrency import DeadlineExceeded, run_bounded
 from asgi_core.handlers import HandlerApp
 from asgi_core.requests import Request
@@ -59,10 +66,10 @@ def _empty(status_code: int) -> AsgiResponse:
 class _Outage:
     """Turns probe outcomes into log lines: changes of state, and one reminder per interval."""
 
-    __slots__ = ("broker", "clock", "failed", "interval", "last_line", "since")
+    __slots__ = ("clock", "failed", "interval", "last_line", "name", "since")
 
-    def __init__(self, broker: object, interval: float, clock: Callable[[], float]) -> None:
-        self.broker = broker
+    def __init__(self, name: str, interval: float, clock: Callable[[], float]) -> None:
+        self.name = name  # the broker's, in log lines
         self.interval = interval
         self.clock = clock
         self.since: float | None = None  # when the current outage began; None while healthy
@@ -71,7 +78,7 @@ class _Outage:
 
     def failure(self, what: str) -> None:
         now = self.clock()
-        name = type(self.broker).__name__
+        name = self.name
         if self.since is None:
             self.since = self.last_line = now
             self.failed = 0
@@ -94,32 +101,65 @@ class _Outage:
         if since is not None:
             _LOGGER.info(
                 "health check recovered: %s.ping() answers again after %.1f s of failures",
-                type(self.broker).__name__,
+                self.name,
                 self.clock() - since,
             )
+
+
+_POSITIONAL = ("timeout", "include_in_schema", "description", "tags")  # FastStream's order
+_POSITIONAL_DEFAULTS = (None, True, None, None)
+
+
+def _split(broker: Any, more: tuple[Any, ...]) -> tuple[list[Any], tuple[Any, ...]]:
+    """The brokers (leading arguments with ``ping``) and FastStream's positional parameters."""
+    brokers = [broker]
+    rest = list(more)
+    while rest and callable(getattr(rest[0], "ping", None)):
+        brokers.append(rest.pop(0))
+    if len(rest) > 4 or any(callable(getattr(value, "ping", None)) for value in rest):
+        raise TypeError(
+            f"make_ping_asgi takes the brokers first, then timeout, include_in_schema, "
+            f"description and tags, not {(broker, *more)!r}; e.g. make_ping_asgi(b1, b2, "
+            "timeout=5.0)"
+        )
+    return brokers, tuple(rest)
 
 
 def make_ping_asgi(
     broker: Any,
     /,
+    *more: Any,
     timeout: float | None = None,
     include_in_schema: bool = True,
     description: str | None = None,
     tags: Tags = None,
-    *,
     log_interval: float = DEFAULT_LOG_INTERVAL,
     clock: Callable[[], float] = time.monotonic,
 ) -> HandlerApp:
-    """A GET/HEAD route: 204 if ``broker.ping(timeout)`` succeeds in time, 500 otherwise.
+    """A GET/HEAD route: 204 if every ``broker.ping(timeout)`` succeeds in time, 500 otherwise.
 
-    While the ping keeps failing, a reminder is logged at most every ``log_interval`` seconds;
-    ``clock`` (``time.monotonic``) is what measures them, replaceable in tests.
+    ``make_ping_asgi(broker, timeout, include_in_schema, description)`` as in FastStream, or
+    several brokers first: ``make_ping_asgi(b1, b2, timeout=5.0)``. While a ping keeps
+    failing, a reminder is logged at most every ``log_interval`` seconds; ``clock``
+    (``time.monotonic``) is what measures them, replaceable in tests.
     """
-    if not callable(getattr(broker, "ping", None)):
-        raise TypeError(
-            f"make_ping_asgi needs a broker with an async ping(timeout) method; {broker!r} has "
-            "none. Pass the broker object itself (FastStream brokers have ping)"
-        )
+    brokers, positional = _split(broker, more)
+    if positional:  # FastStream's make_ping_asgi(broker, timeout, include_in_schema, ...)
+        given: list[Any] = [timeout, include_in_schema, description, tags]
+        for index, value in enumerate(positional):
+            if given[index] is not _POSITIONAL_DEFAULTS[index]:
+                raise TypeError(
+                    f"make_ping_asgi got {_POSITIONAL[index]!r} twice, by position and by "
+                    "keyword; pass it once"
+                )
+            given[index] = value
+        timeout, include_in_schema, description, tags = given
+    for one in brokers:
+        if not callable(getattr(one, "ping", None)):
+            raise TypeError(
+                f"make_ping_asgi needs a broker with an async ping(timeout) method; {one!r} has "
+                "none. Pass the broker object itself (FastStream brokers have ping)"
+            )
     if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
     if isinstance(log_interval, bool) or not log_interval >= 0:
@@ -128,7 +168,34 @@ def make_ping_asgi(
             "every failed probe"
         )
     limit = DEFAULT_PING_LIMIT if timeout is None else timeout
-    outage = _Outage(broker, log_interval, clock)
+    probes = [
+        _probe(one, _Outage(name, log_interval, clock), timeout, limit)
+        for one, name in zip(brokers, labels(brokers), strict=True)
+    ]
+    if len(probes) == 1:
+        ping_broker = probes[0]
+    else:
+
+        async def ping_broker(request: Request) -> AsgiResponse:
+            for probe in probes:
+                response = await probe(request)
+                if response.status_code != 204:
+                    return response
+            return response
+
+    return HandlerApp(
+        ping_broker,
+        ("GET",),
+        include_in_schema=include_in_schema,
+        description=description or "Liveness: 204 when the broker answers its ping, else 500.",
+        tags=tags,
+    )
+
+
+def _probe(
+    broker: Any, outage: _Outage, timeout: float | None, limit: float
+) -> Callable[[Request], Awaitable[AsgiResponse]]:
+    """One broker's probe: 204, or 500 with the outage logged."""
 
     def ping() -> Any:  # looked up per request: a ping replaced later is the one called
         return broker.ping(timeout)
@@ -149,13 +216,7 @@ def make_ping_asgi(
             outage.recovered()
         return _empty(204)
 
-    return HandlerApp(
-        ping_broker,
-        ("GET",),
-        include_in_schema=include_in_schema,
-        description=description or "Liveness: 204 when the broker answers its ping, else 500.",
-        tags=tags,
-    )
+    return ping_broker
 
 
 def make_ready_asgi(
