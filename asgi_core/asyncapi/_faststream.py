@@ -20,7 +20,10 @@ __all__ = ["brokers", "from_faststream", "integration", "sources"]
 
 
 def brokers(app: Documented) -> list[object]:
-    """The brokers the document describes: ``[app.broker]`` when it is set."""
+    """The brokers the document describes: ``app.brokers``, in order (``[app.broker]`` without)."""
+    every = getattr(app, "brokers", None)
+    if every is not None:
+        return list(every)
     return [] if app.broker is None else [app.broker]
 
 
