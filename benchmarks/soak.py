@@ -145,7 +145,10 @@ def _rss_step(case: str, server: Server, settings: SoakSettings) -> Row:
     pid = server.process.pid
     loads = [run_load(server.port, Load(mode, path, status, max(1000, count // 20)), seconds)]
     samples = [_settle_rss(pid)]
-    sample = lambda: samples.append(rss_kb(pid))  # noqa: E731
+
+    def sample() -> None:
+        samples.append(rss_kb(pid))
+
     loads.append(
         run_load(server.port, Load(mode, path, status, count), seconds, 16, window, sample)
     )
@@ -166,18 +169,22 @@ def _disconnect_step(server: Server, settings: SoakSettings) -> Row:
     """RSS per 1000 connections the client drops under load (each wrk run ends with 16)."""
     runs = settings.disconnects // 16
     pid = server.process.pid
-    run_load(server.port, Load("fixed", HIT_PATH, 200, 500), 5.0)
+    label = "RSS per 1k client disconnects"
+    loads = [run_load(server.port, Load("fixed", HIT_PATH, 200, 500), 5.0)]
     samples = [_settle_rss(pid)]
     for _ in range(runs):
-        run_load(server.port, Load("fixed", HIT_PATH, 200, 500), 5.0)
+        loads.append(run_load(server.port, Load("fixed", HIT_PATH, 200, 500), 5.0))
         samples.append(_settle_rss(pid))
+    wrong = sum(loaded.unexpected for loaded in loads)
+    if wrong:
+        reason = f"{wrong} responses were not 200 on {HIT_PATH}"
+        return Row("soak", label, server.name, None, "kB", reason)
     growth = (samples[-1] - samples[0]) * 1000 / max(runs * 16, 1)
     steps = ", ".join(f"{sample - samples[0]:+d}" for sample in samples[:: max(1, runs // 5)])
     detail = (
         f"{samples[0] / 1024:.1f} MB after a first run, then {steps} kB every "
         f"{max(1, runs // 5)} runs of 500 responses on 16 connections, {runs * 16} dropped"
     )
-    label = "RSS per 1k client disconnects"
     return Row("soak", label, server.name, spread([growth]), "kB", detail)
 
 
