@@ -4,13 +4,10 @@ Each contender is served by a real ``asgi-core run`` (one uvicorn process, whate
 loop implementation uvicorn picks by default) on 127.0.0.1; all servers are up at once, and
 every step runs on every server, in a shuffled order, before the next step starts:
 
-1. **RSS growth**: ``VmRSS`` of the server process after a warm-up on the same path, then
-   during one load of ``requests`` responses (``soak_load``), after each ``1 / WINDOWS`` of it,
-   its connections still open; the growth from the first of those samples to the last, per
-   100k requests (10k WebSocket refusals): the route hit, the 404 miss, a new 404 path every
-   time, a refused handshake.
-2. **Client disconnects**: RSS after each of ``disconnects / 16`` short wrk runs, each of which
-   ends by dropping its 16 connections, some with a request in flight; per 1000 dropped.
+1. **RSS growth** (``soak_rss``) per 100k requests (10k WebSocket refusals) under one
+   continuous load: the route hit, the 404 miss, a new 404 path every time, a refused handshake.
+2. **Client disconnects** (``soak_rss``): RSS after each of ``disconnects / 16`` short wrk runs,
+   each of which ends by dropping its 16 connections, some with a request in flight; per 1000.
 3. **2000 keep-alive connections**: ``wrk -t2 -c2000 --latency`` on the route hit; socket
    errors plus non-2xx responses, and p99 latency.
 4. **Lost on SIGTERM under load** (``soak_sigterm``); this step stops the server.
@@ -31,16 +28,15 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.fixtures import MISS_PATH, route_paths
 from benchmarks.harness import spread
 from benchmarks.results import Row
 from benchmarks.soak_apps import SLOW_PATH
-from benchmarks.soak_load import Load, rss_kb, run_load
+from benchmarks.soak_rss import HIT_PATH, RSS_CASES, disconnect_row, rss_step_row
 from benchmarks.soak_server import Server, serve
 from benchmarks.soak_sigterm import Drained, drain
 from benchmarks.wire import parse_wrk
@@ -50,7 +46,6 @@ __all__ = [
     "STEPS",
     "SoakSettings",
     "connection_errors",
-    "rss_row",
     "run_soak",
     "server_stack",
 ]
@@ -60,17 +55,7 @@ FACTORIES: dict[str, str] = {
     "Starlette": "benchmarks.soak_apps:starlette",
     "FastStream": "benchmarks.soak_apps:faststream",
 }
-HIT_PATH = route_paths(5)[-1]
-RSS_CASES: dict[str, tuple[str, str, int]] = {
-    "route hit": ("fixed", HIT_PATH, 200),
-    "404 miss": ("fixed", MISS_PATH, 404),
-    "new 404 path each time": ("fresh", "/missing", 404),
-    "WebSocket refusal": ("websocket", "/socket", 403),
-}
-"""Case: (``soak_load`` mode, path, expected status)."""
 CONNECTIONS = 2000
-WINDOWS = 4
-"""RSS is sampled after the warm-up and after each of this many windows of one load."""
 STEPS = len(RSS_CASES) + 3
 """RSS cases, client disconnects, the 2000 connections, the SIGTERM drain."""
 
@@ -104,24 +89,6 @@ def server_stack() -> str:
     )
 
 
-def rss_row(case: str, name: str, per: int, samples: Sequence[int], counts: Sequence[int]) -> Row:
-    """RSS growth in kB per ``per`` responses from the window samples, which the detail lists.
-
-    ``samples[0]`` is taken after the warm-up and ``samples[i]`` after ``counts[i - 1]`` more
-    responses. The first window counts as warm-up too: the figure is the growth from
-    ``samples[1]`` to the last sample, over the responses in between.
-    """
-    responses = sum(counts[1:])
-    growth = (samples[-1] - samples[1]) * per / max(responses, 1)
-    steps = ", ".join(f"{sample - samples[0]:+d}" for sample in samples)
-    detail = (
-        f"{samples[0] / 1024:.1f} MB after the warm-up, then {steps} kB after each "
-        f"{counts[0]} responses; figure over the last {responses}"
-    )
-    label = f"RSS per {per // 1000}k, {case}"
-    return Row("soak", label, name, spread([growth]), "kB", detail)
-
-
 def connection_errors(text: str) -> int:
     """Socket errors plus non-2xx/3xx responses in ``wrk`` output."""
     errors = re.search(r"^\s*Socket errors:(.*)$", text, re.MULTILINE)
@@ -130,62 +97,9 @@ def connection_errors(text: str) -> int:
     return found + (int(wrong[1]) if wrong else 0)
 
 
-def _settle_rss(pid: int) -> int:
-    time.sleep(0.2)  # let the server close the load's connections
-    return rss_kb(pid)
-
-
 def _rss_step(case: str, server: Server, settings: SoakSettings) -> Row:
-    mode, path, status = RSS_CASES[case]
-    count, per = (
-        (settings.refusals, 10_000) if mode == "websocket" else (settings.requests, 100_000)
-    )
-    seconds = max(5.0, count / 4000)  # the time bound: at least 4000 responses a second
-    window = count // WINDOWS
-    pid = server.process.pid
-    loads = [run_load(server.port, Load(mode, path, status, max(1000, count // 20)), seconds)]
-    samples = [_settle_rss(pid)]
-
-    def sample() -> None:
-        samples.append(rss_kb(pid))
-
-    loads.append(
-        run_load(server.port, Load(mode, path, status, count), seconds, 16, window, sample)
-    )
-    label = f"RSS per {per // 1000}k, {case}"
-    wrong = sum(loaded.unexpected for loaded in loads)
-    if wrong:
-        reason = f"{wrong} responses were not {status} on {path}"
-        return Row("soak", label, server.name, None, "kB", reason)
-    if len(samples) < 3:
-        reason = f"only {loads[-1].responses} of {count} responses within {seconds:.0f} s"
-        return Row("soak", label, server.name, None, "kB", reason)
-    row = rss_row(case, server.name, per, samples, [window] * (len(samples) - 1))
-    errors = "; ".join(sorted({loaded.errors for loaded in loads if loaded.errors}))
-    return replace(row, detail=f"{row.detail} ({errors})") if errors else row
-
-
-def _disconnect_step(server: Server, settings: SoakSettings) -> Row:
-    """RSS per 1000 connections the client drops under load (each wrk run ends with 16)."""
-    runs = settings.disconnects // 16
-    pid = server.process.pid
-    label = "RSS per 1k client disconnects"
-    loads = [run_load(server.port, Load("fixed", HIT_PATH, 200, 500), 5.0)]
-    samples = [_settle_rss(pid)]
-    for _ in range(runs):
-        loads.append(run_load(server.port, Load("fixed", HIT_PATH, 200, 500), 5.0))
-        samples.append(_settle_rss(pid))
-    wrong = sum(loaded.unexpected for loaded in loads)
-    if wrong:
-        reason = f"{wrong} responses were not 200 on {HIT_PATH}"
-        return Row("soak", label, server.name, None, "kB", reason)
-    growth = (samples[-1] - samples[0]) * 1000 / max(runs * 16, 1)
-    steps = ", ".join(f"{sample - samples[0]:+d}" for sample in samples[:: max(1, runs // 5)])
-    detail = (
-        f"{samples[0] / 1024:.1f} MB after a first run, then {steps} kB every "
-        f"{max(1, runs // 5)} runs of 500 responses on 16 connections, {runs * 16} dropped"
-    )
-    return Row("soak", label, server.name, spread([growth]), "kB", detail)
+    count = settings.refusals if RSS_CASES[case][0] == "websocket" else settings.requests
+    return rss_step_row(case, server.name, server.port, server.process.pid, count)
 
 
 def _connections_step(server: Server, settings: SoakSettings) -> list[Row]:
@@ -261,7 +175,10 @@ def run_soak(
     shuffler = random.Random(0)
     steps: list[tuple[str, Callable[[Server], list[Row]]]] = [
         *((case, lambda s, c=case: [_rss_step(c, s, settings)]) for case in RSS_CASES),
-        ("disconnects", lambda s: [_disconnect_step(s, settings)]),
+        (
+            "disconnects",
+            lambda s: [disconnect_row(s.name, s.port, s.process.pid, settings.disconnects)],
+        ),
         ("connections", lambda s: _connections_step(s, settings)),
         ("drain", lambda s: [_drain_step(s, settings)]),
     ]

@@ -15,8 +15,9 @@ from benchmarks.cli import main
 from benchmarks.harness import Spread
 from benchmarks.report import END, SOAK_END, SOAK_START, START, render_soak, update_readme
 from benchmarks.results import Row, verdict
-from benchmarks.soak import connection_errors, rss_row
+from benchmarks.soak import connection_errors
 from benchmarks.soak_load import parse_loaded
+from benchmarks.soak_rss import rss_row
 from benchmarks.soak_sigterm import Exchange, read_response, tally
 
 WRK_OUTPUT = """\
