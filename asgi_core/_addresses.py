@@ -105,7 +105,9 @@ def bind_sockets(binds: list[str]) -> list[socket.socket]:
                 sock.bind(host)
             else:
                 family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                sock = socket.socket(family, socket.SOCK_STREAM)
+                # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only
+                # when the listener says TCP (else every small response waits ~40 ms)
+                sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     sock.bind((host, port))
