@@ -12,7 +12,7 @@ Rules:
   - an ``Application`` (ours, without HTTP): its metadata and broker, as
     ``AsgiFastStream.from_app(app, [])`` would serve them;
   - a FastStream app (``faststream.FastStream``, FastStream's ``AsgiFastStream``): read by
-    ``from_app`` as well, so its metadata and brokers;
+    ``from_app`` as well, so its metadata and every broker;
   - a FastStream broker: its servers, channels, operations and schemas with the default
     metadata, as ``AsgiFastStream(broker)`` serves them.
 
@@ -109,30 +109,11 @@ def documented(obj: object, spec: str) -> AsgiFastStream:
     if from_faststream(obj):
         if callable(getattr(obj, "subscriber", None)) and callable(getattr(obj, "publish", None)):
             return AsgiFastStream(obj)  # type: ignore[arg-type]  # FastStream's broker
-        return _from_faststream_app(obj)
+        return AsgiFastStream.from_app(obj)  # FastStream's app: its metadata and brokers
     raise UsageError(
         f"{spec} is {obj!r:.200}, which has no AsyncAPI document; name an AsgiFastStream, an "
         "Application, or a FastStream app or broker"
     )
-
-
-def _from_faststream_app(fs_app: object) -> AsgiFastStream:
-    from asgi_core._importer import import_extra
-    from asgi_core.asgi import AsgiFastStream
-
-    reader: Any = import_extra(
-        "asgi_core_extras.faststream._app",
-        feature="the AsyncAPI document of a FastStream app",
-        packages=("asgi_core_extras", "faststream"),
-        extra="faststream",
-    )
-    settings = reader.settings_from_faststream(fs_app)
-    if len(settings.brokers) > 1:
-        raise ConfigError(
-            f"{fs_app!r:.200} has {len(settings.brokers)} brokers; the document of a FastStream "
-            "app with several brokers is not built yet: name one of its brokers as APP"
-        )
-    return AsgiFastStream(settings.broker, **settings.application_kwargs())
 
 
 def render(document: dict[str, Any], *, yaml: bool) -> str:
