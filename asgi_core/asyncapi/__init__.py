@@ -191,11 +191,16 @@ def mount_asyncapi(
     *,
     script_url: str = DEFAULT_SCRIPT_URL,
     stylesheet_url: str = DEFAULT_STYLESHEET_URL,
+    try_it_out: bool = False,
+    try_it_out_max_body_size: int = _faststream.TRY_IT_OUT_MAX_BODY_SIZE,
 ) -> AsyncAPIDocument:
     """Mount the HTML page at ``path`` and the JSON at ``path + ".json"``; return the document.
 
     ``script_url`` and ``stylesheet_url`` locate the AsyncAPI web component's standalone bundle
-    and stylesheet (by default a pinned version on unpkg.com).
+    and stylesheet (by default a pinned version on unpkg.com). ``try_it_out=True`` also mounts
+    ``path + "/try"``, a POST route that publishes a test message to a FastStream broker's
+    channel (``asgi_core_extras.faststream._try_it_out``; bodies up to
+    ``try_it_out_max_body_size`` bytes). Off by default: whoever reaches it can publish.
     """
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"asyncapi_path must be a string starting with '/', not {path!r}")
@@ -205,4 +210,7 @@ def mount_asyncapi(
     docs = AsyncAPIDocument(app, script_url=script_url, stylesheet_url=stylesheet_url)
     app.mount(path, _page_route(docs, json_suffix))
     app.mount(base + json_suffix, _json_route(docs))
+    if try_it_out:
+        route = _faststream.try_it_out_route(app, docs.document, try_it_out_max_body_size)
+        app.mount(base + "/try", route)
     return docs

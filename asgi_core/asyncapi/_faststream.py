@@ -9,14 +9,26 @@ publishers, for the cache key.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from asgi_core.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import ModuleType
 
     from asgi_core.asyncapi._metadata import Documented
 
-__all__ = ["brokers", "from_faststream", "integration", "sources"]
+__all__ = [
+    "TRY_IT_OUT_MAX_BODY_SIZE",
+    "brokers",
+    "from_faststream",
+    "integration",
+    "sources",
+    "try_it_out_route",
+]
+
+TRY_IT_OUT_MAX_BODY_SIZE = 64 * 1024  # the try-it-out route's default body limit
 
 
 def brokers(app: Documented) -> list[object]:
@@ -53,3 +65,26 @@ def sources(app: Documented) -> list[tuple[object, int]]:
         if from_faststream(broker):
             found.extend(integration().sources(broker))
     return found
+
+
+def try_it_out_route(app: Documented, document: Callable[[], Any], max_body_size: int) -> Any:
+    """The try-it-out POST route publishing through ``app``'s FastStream brokers."""
+    theirs = [broker for broker in brokers(app) if from_faststream(broker)]
+    if brokers(app) and not theirs:
+        raise ConfigError(
+            f"try_it_out publishes through a FastStream broker, and the app's brokers "
+            f"{brokers(app)!r:.200} are not FastStream's; drop try_it_out=True"
+        )
+    from asgi_core._importer import import_extra  # the extra is loaded only when asked for
+
+    module = import_extra(
+        "asgi_core_extras.faststream._try_it_out",
+        feature="try it out (publishing from the docs)",
+        packages=("asgi_core_extras", "faststream"),
+        extra="faststream",
+    )
+    return module.make_try_it_out_route(
+        document,
+        lambda: [broker for broker in brokers(app) if from_faststream(broker)],
+        max_body_size=max_body_size,
+    )
