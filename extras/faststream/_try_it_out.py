@@ -155,9 +155,7 @@ def make_try_it_out_route(
                 await target.broker.publish(payload, **{target.keyword: target.address})
         except Exception:
             _logger.exception("try it out: publishing to %r (%s) failed", target.address, name)
-            return _refused(
-                "the broker could not publish the message; the server log says why", 503
-            )
+            return _refused("the broker could not publish the message; see the server log", 503)
         return JSONResponse({"published": channel_id, "address": target.address})
 
     return try_it_out
