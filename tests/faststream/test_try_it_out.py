@@ -68,9 +68,10 @@ def body(channel: str, payload: object) -> dict[str, Any]:
 def app_for(broker: Any) -> tuple[AsgiFastStream, list[Order]]:
     received: list[Order] = []
 
-    @broker.subscriber("orders")
     async def handle_order(order: Order) -> None:
         received.append(order)
+
+    broker.subscriber("orders")(handle_order)
 
     @get
     async def hello(request: Any) -> JSONResponse:
@@ -108,13 +109,15 @@ async def test_try_it_out_publishes_to_a_redis_list_or_stream_as_its_binding_say
     broker = new_broker("redis")
     got: list[tuple[str, str]] = []
 
-    @broker.subscriber(list="jobs")
     async def job(text: str) -> None:
         got.append(("list", text))
 
-    @broker.subscriber(stream="events")
+    broker.subscriber(list="jobs")(job)
+
     async def event(text: str) -> None:
         got.append(("stream", text))
+
+    broker.subscriber(stream="events")(event)
 
     app = AsgiFastStream(broker)
     mount_asyncapi(app, "/docs", try_it_out=True)
@@ -129,13 +132,15 @@ async def test_try_it_out_with_several_brokers_publishes_through_the_owner() -> 
     redis, nats = new_broker("redis"), new_broker("nats")
     got: list[str] = []
 
-    @redis.subscriber("orders")
     async def on_redis(text: str) -> None:
         got.append(f"redis {text}")
 
-    @nats.subscriber("events")
+    redis.subscriber("orders")(on_redis)
+
     async def on_nats(text: str) -> None:
         got.append(f"nats {text}")
+
+    nats.subscriber("events")(on_nats)
 
     app = AsgiFastStream(redis)
     app.add_broker(nats)
@@ -163,16 +168,18 @@ async def test_try_it_out_refuses_a_channel_that_is_no_broker_channel(name: str)
 
 
 async def test_try_it_out_sees_a_subscriber_added_after_the_first_request() -> None:
-    app, _ = app_for(new_broker("redis"))
+    broker = new_broker("redis")
+    app, _ = app_for(broker)
     client = Client(app)
     assert (await client.post("/docs/try", json=body("late", "x"))).status_code == 404
     got: list[str] = []
 
-    @app.broker.subscriber("late")
     async def late(text: str) -> None:
         got.append(text)
 
-    async with under_test(app.broker):
+    broker.subscriber("late")(late)
+
+    async with under_test(broker):
         assert (await client.post("/docs/try", json=body("late", "now"))).status_code == 200
     assert got == ["now"]
 
@@ -180,7 +187,7 @@ async def test_try_it_out_sees_a_subscriber_added_after_the_first_request() -> N
 async def test_try_it_out_answers_503_and_logs_when_the_broker_cannot_publish(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    app, received = app_for(new_broker("redis"))
+    app, _ = app_for(new_broker("redis"))
     # not started and not under a TestBroker: FastStream refuses to publish
     with caplog.at_level(logging.ERROR, logger="asgi_core.asyncapi"):
         response = await Client(app).post("/docs/try", json=body("orders", {"id": 4, "item": "y"}))
