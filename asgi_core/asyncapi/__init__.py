@@ -5,7 +5,10 @@
 * ``/docs``: an HTML page rendering the document with the AsyncAPI web component. The script
   and stylesheet URLs are settings, so an offline deployment can serve its own copy of
   ``@asyncapi/react-component`` (``browser/standalone/index.js`` and ``styles/default.min.css``);
-* ``/docs.json``: the document itself, ``application/json``.
+* ``/docs.json``: the document itself, ``application/json``;
+* ``/docs/try``, only with ``try_it_out=True`` (off by default: whoever reaches it can publish):
+  a POST route that publishes a test message to a FastStream broker's channel of the document
+  (``asgi_core_extras.faststream._try_it_out`` has its rules).
 
 Both serve GET and HEAD only (405 otherwise); at the root (``"/"``) the JSON is
 ``/asyncapi.json``. ``make_asyncapi_asgi(app)`` gives the page alone, as FastStream does. The
