@@ -58,6 +58,16 @@ else:
     fs_app = FastStream(broker, specification=AsyncAPI(title="FastStream orders"))
 number = 42
 
+from faststream.nats import NatsBroker
+
+nats = NatsBroker("nats://127.0.0.1:9")
+
+async def on_event(text: str) -> None: ...
+
+nats.subscriber("events")(on_event)
+two = AsgiFastStream(broker, title="Two brokers")
+two.add_broker(nats)
+
 def make_app():
     return app
 
@@ -148,6 +158,16 @@ def test_docs_gen_documents_every_kind_of_target(
     assert document["info"]["title"] == title
     assert [c["address"] for c in document["channels"].values()] == ["orders"]
     assert next(iter(document["servers"].values()))["host"] == "127.0.0.1:9"
+
+
+def test_docs_gen_documents_every_broker_of_the_app(
+    module: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert docs(module, tmp_path, "gen", ":two") == cli.EXIT_OK
+    document = json.loads(capsys.readouterr().out)
+    check(document)
+    assert [c["address"] for c in document["channels"].values()] == ["orders", "events"]
+    assert sorted(s["protocol"] for s in document["servers"].values()) == ["nats", "redis"]
 
 
 def test_docs_gen_does_not_start_or_connect_the_broker(
