@@ -1,8 +1,8 @@
 """A FastStream application read into what ``asgi_core.Application`` takes.
 
-    from asgi_core_extras.faststream._app import settings_from_faststream
+``AsgiFastStream.from_app(fs_app, routes)`` is the user's way in; it does, in effect:
 
-    settings = settings_from_faststream(fs_app)        # FastStream 0.5.31+ or 0.7.x
+    settings = settings_from_faststream(fs_app, app_context=...)   # FastStream 0.5.31+ or 0.7.x
     app = AsgiFastStream(settings.broker, routes, **settings.application_kwargs())
     for broker in settings.brokers[1:]:
         app.add_broker(broker)

@@ -133,7 +133,7 @@ def test_settings_brokers_and_logger() -> None:
     settings = settings_from_faststream(app)
     assert settings.brokers == expected
     assert settings.broker is first
-    # the broker is positional-only in AsgiFastStream; the core gains add_broker later
+    # the broker is positional-only in AsgiFastStream; from_app adds the others (add_broker)
     assert not {"broker", "brokers"} & set(settings.application_kwargs())
     assert settings.logger is logger
     assert settings_from_faststream(FastStream()).brokers == []
