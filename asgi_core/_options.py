@@ -48,6 +48,7 @@ __all__ = [
     "check_hook_options",
     "convert",
     "did_you_mean",
+    "hook_kwargs",
     "marker_problem",
     "markers",
     "uses_faststream_markers",
@@ -239,11 +240,31 @@ def check_hook_options(
         )
 
 
+def hook_kwargs(
+    func: Callable[..., object], options: Mapping[str, object], *, hook: str
+) -> dict[str, object] | None:
+    """``bind_options``, or None if FastStream's DI must call ``func`` (it uses its markers).
+
+    One plan lookup; a marker nothing would resolve is a ``ConfigError`` (``marker_problem``).
+    """
+    plan = _plan_of(func)
+    if plan is not None and plan.markers:
+        problem = marker_problem(func, hook=hook)
+        if problem is not None:
+            raise ConfigError(problem)
+        if uses_faststream_markers(func):
+            return None
+    return _bind(plan, options, hook)
+
+
 def bind_options(
     func: Callable[..., object], options: Mapping[str, object], *, hook: str
 ) -> dict[str, object]:
     """The keyword arguments to call ``func`` with, out of ``options``."""
-    plan = _plan_of(func)
+    return _bind(_plan_of(func), options, hook)
+
+
+def _bind(plan: _Plan | None, options: Mapping[str, object], hook: str) -> dict[str, object]:
     if plan is None:
         return {}
     signature, hints, _ = plan
