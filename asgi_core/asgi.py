@@ -173,6 +173,14 @@ class AsgiFastStream(Application):
             for hook in getattr(settings, stage):
                 asgi_app.hooks.add(stage, hook)
         asgi_app.lifespan_context = settings.lifespan
+        theirs = [path for path, _ in getattr(app, "routes", None) or ()]
+        if theirs:  # FastStream's own AsgiFastStream: its routes stay with it, and we say so
+            logger.warning(
+                "from_app(%r): its HTTP routes %s are not copied; pass the ones to keep in "
+                "asgi_routes (and asyncapi_path for the docs)",
+                app,
+                ", ".join(map(repr, theirs)),
+            )
         return asgi_app
 
     # -- ASGI -----------------------------------------------------------------------------------

@@ -114,7 +114,11 @@ async def test_from_app_docs_json_carries_the_faststream_metadata_and_channels()
     assert any(channel.get("address") == "orders" for channel in document["channels"].values())
 
 
-async def test_from_app_accepts_faststreams_own_asgi_app() -> None:
+async def test_from_app_accepts_faststreams_own_asgi_app_and_says_its_routes_stay(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from faststream.asgi import make_ping_asgi
+
     broker = RedisBroker()
     app = faststream_app(broker, title="Orders")
     seen: list[str] = []
@@ -123,11 +127,15 @@ async def test_from_app_accepts_faststreams_own_asgi_app() -> None:
     async def hook() -> None:
         seen.append("after_startup")
 
-    theirs = app.as_asgi()
-    asgi_app = AsgiFastStream.from_app(theirs, [])
-    assert asgi_app.broker is broker
-    for hook_ in asgi_app.hooks.after_startup:
-        await hook_()
+    theirs = app.as_asgi(asgi_routes=[("/health", make_ping_asgi(broker))])
+    with caplog.at_level("WARNING", logger="asgi_core"):
+        asgi_app = AsgiFastStream.from_app(theirs, [])
+    assert asgi_app.broker is broker and not asgi_app.routes
+    assert "its HTTP routes '/health' are not copied; pass the ones to keep in asgi_routes" in (
+        caplog.text
+    )
+    for copied in asgi_app.hooks.after_startup:  # no start(): the broker is asyncio-only
+        await copied()
     assert seen == ["after_startup"]
 
 
