@@ -2,13 +2,8 @@
 
 Options come from ``start(**options)``, ``run(run_extra_options=...)`` or the CLI's ``--key value``
 pairs, so they are often strings. A hook receives only the options its signature names (all of
-them if it takes ``**kwargs``), each converted to the parameter's annotation:
-
-* ``int``, ``float``, ``str``, ``pathlib.Path`` (and other ``PurePath`` classes);
-* ``bool`` from a bool, 0/1, or one of true/false/1/0/yes/no/on/off in any case;
-* ``Optional[X]`` / ``X | None`` (``None`` stays ``None``), other unions member by member;
-* ``list[X]`` from a list, a tuple or a single value; ``Literal[...]`` by membership;
-* no annotation, ``Any`` or ``object``: the value as given.
+them if it takes ``**kwargs``), each converted to the parameter's annotation by
+``_convert.convert`` (its docstring lists the types).
 
 A required parameter without an option, or a value that does not convert, raises ``ConfigError``
 naming the hook, the option and the expected type.
@@ -30,12 +25,12 @@ parameter is not an option; a ``Depends(f)`` marker's ``f`` takes options of its
 from __future__ import annotations
 
 import functools
-import sys
-import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+# convert lives in _convert.py; imported here too, where cli.py and _serving.py import it from
+from asgi_core._convert import convert, type_name
 from asgi_core.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -55,20 +50,11 @@ __all__ = [
 ]
 
 RESERVED_OPTIONS = frozenset({"worker_id"})
-_TRUE = frozenset(("true", "1", "yes", "on"))
-_FALSE = frozenset(("false", "0", "no", "off"))
 FASTSTREAM_PACKAGES = frozenset(("faststream", "fast_depends"))
 # Markers of other frameworks that a user may carry over into a hook by mistake.
 _FOREIGN = {"fastapi": "FastAPI", "starlette": "Starlette", "typer": "Typer", "click": "Click"}
 _FOREIGN.update(pydantic="pydantic", dependency_injector="Dependency Injector")
 _INSTALL = "pip install 'asgi-core[faststream]'"
-
-
-def _type_name(annotation: object) -> str:
-    # typing.get_origin: on 3.10, isinstance(list[int], type) is True
-    if isinstance(annotation, type) and typing.get_origin(annotation) is None:
-        return annotation.__name__
-    return str(annotation).replace("typing.", "")
 
 
 def _hints(func: Callable[..., object], *, extras: bool = False) -> dict[str, Any]:
@@ -282,7 +268,7 @@ def _bind(plan: _Plan | None, options: Mapping[str, object], hook: str) -> dict[
         elif param.default is param.empty:
             given = ", ".join(sorted(options)) or "none"
             raise ConfigError(
-                f"{hook} needs the option {name!r} ({_type_name(annotation)}), which was not "
+                f"{hook} needs the option {name!r} ({type_name(annotation)}), which was not "
                 f"given (options given: {given}); pass it, e.g. `--{name.replace('_', '-')} "
                 f"VALUE` on the command line, or give the parameter a default"
             )
@@ -292,85 +278,3 @@ def _bind(plan: _Plan | None, options: Mapping[str, object], hook: str) -> dict[
             if name not in kwargs and name not in signature.parameters:
                 kwargs[name] = convert(value, annotation, hook=hook, option=name)
     return kwargs
-
-
-def convert(value: object, annotation: object, *, hook: str, option: str) -> object:
-    """``value`` converted to ``annotation``, or ``ConfigError`` naming hook, option and type."""
-    try:
-        return _convert(value, annotation)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"{hook}: option {option!r} = {value!r} is not a valid {_type_name(annotation)} "
-            f"({exc}); pass a value of that type"
-        ) from None
-
-
-def _convert(value: object, annotation: object) -> object:
-    if annotation is Any or annotation is object or isinstance(annotation, (str, typing.TypeVar)):
-        return value
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or origin is types.UnionType:
-        return _convert_union(value, typing.get_args(annotation))
-    if origin is list:
-        (item,) = typing.get_args(annotation) or (Any,)
-        items = value if isinstance(value, (list, tuple)) else [value]
-        return [_convert(one, item) for one in items]
-    if origin is typing.Literal:
-        for choice in typing.get_args(annotation):
-            if value == choice or (isinstance(value, str) and str(choice) == value):
-                return choice
-        raise ValueError(f"expected one of {typing.get_args(annotation)!r}")
-    if annotation is bool:
-        return _convert_bool(value)
-    if annotation is int or annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise TypeError(f"cannot convert a {type(value).__name__}")
-        if annotation is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError("it has a fractional part")
-        return annotation(value)
-    # A path annotation means pathlib is imported already; asgi_core never imports it itself.
-    pure_path = getattr(sys.modules.get("pathlib"), "PurePath", ())
-    if annotation is str:
-        if isinstance(value, (str, int, float, pure_path)) and not isinstance(value, bool):
-            return str(value)
-        raise TypeError(f"cannot convert a {type(value).__name__}")
-    if origin is None and isinstance(annotation, type):  # not list[int] etc. (a type on 3.10)
-        if pure_path and issubclass(annotation, pure_path):
-            if isinstance(value, (str, pure_path)):
-                return annotation(value)
-            raise TypeError(f"cannot convert a {type(value).__name__}")
-        if isinstance(value, annotation):
-            return value
-        raise TypeError(
-            f"asgi_core converts only to int, float, bool, str, Path, Optional, list and Literal, "
-            f"and this is a {type(value).__name__}"
-        )
-    return value  # other typing constructs (Annotated, NewType, ...) are not checked
-
-
-def _convert_union(value: object, members: tuple[object, ...]) -> object:
-    if value is None and type(None) in members:
-        return None
-    errors = []
-    for member in members:
-        if member is type(None):
-            continue
-        try:
-            return _convert(value, member)
-        except (TypeError, ValueError) as exc:
-            errors.append(str(exc))
-    raise ValueError("; ".join(errors))
-
-
-def _convert_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in _TRUE:
-            return True
-        if word in _FALSE:
-            return False
-    raise ValueError("use true/false, 1/0, yes/no or on/off")
