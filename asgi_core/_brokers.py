@@ -44,10 +44,15 @@ def checked_broker(broker: object) -> None:
 
 
 def looks_like_a_broker(value: object) -> bool:
-    """True for an object with ``start()`` and ``ping()`` that is not a logger or a route list."""
+    """True for an object with ``start()`` and ``stop()``, ``close()`` or ``ping()``.
+
+    Never a logger or a list of routes.
+    """
     if isinstance(value, (logging.Logger, logging.LoggerAdapter, list, tuple, dict)):
         return False
-    return all(callable(getattr(value, name, None)) for name in ("start", "ping"))
+    if not callable(getattr(value, "start", None)):
+        return False
+    return any(callable(getattr(value, name, None)) for name in ("stop", "close", "ping"))
 
 
 def several_brokers_error(call: str, parameter: str, value: object) -> ConfigError:

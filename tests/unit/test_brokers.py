@@ -178,13 +178,23 @@ def test_brokers_set_broker_replaces_the_first_and_keeps_the_others() -> None:
     assert empty.brokers == (a,)
 
 
+class NoPingBroker:
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@pytest.mark.parametrize("second", ["with ping", "without ping"])
 @pytest.mark.parametrize("call", ["AsgiFastStream", "Application"])
-def test_brokers_two_positional_brokers_are_a_config_error_saying_how(call: str) -> None:
+def test_brokers_two_positional_brokers_are_a_config_error_saying_how(
+    call: str, second: str
+) -> None:
     cls: Any = {"AsgiFastStream": AsgiFastStream, "Application": Application}[call]
-    first, second = Broker("a", []), Broker("b", [])
+    first = Broker("a", [])
+    other: Any = Broker("b", []) if second == "with ping" else NoPingBroker()
     parameter = "asgi_routes" if call == "AsgiFastStream" else "logger"
     with pytest.raises(ConfigError) as caught:
-        cls(first, second)
+        cls(first, other)
     text = str(caught.value)
     assert f"the second positional parameter is {parameter}" in text
     assert "app.add_broker(other)" in text and "from_app(FastStream(b1, b2)" in text
