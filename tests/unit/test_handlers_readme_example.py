@@ -58,8 +58,8 @@ app.mount("/ready", make_ready_asgi(app, include_in_schema=False))
 
 
 async def test_handlers_readme_service() -> None:
-    async with LifespanManager(app) as lifespan:
-        client = Client(app, state=lifespan.state)
+    async with LifespanManager(app) as manager:
+        client = Client(manager.app)
         assert (await client.get("/health")).status_code == 204
         assert (await client.get("/ready")).status_code == 204
         assert (await client.get("/hello?name=ann")).json() == {"hello": "ann"}
