@@ -11,7 +11,8 @@ class Context(dict[str, Any]):
     """A ``dict`` with FastStream's names for it: ``set_global``, ``reset_global``, ``get``.
 
     Each application has its own; ``AsgiFastStream.from_app`` copies it. The application puts
-    itself under ``"app"`` and its broker under ``"broker"``.
+    itself under ``"app"``, its (first) broker under ``"broker"`` and its logger under
+    ``"logger"``.
     """
 
     def set_global(self, key: str, value: Any) -> None:
