@@ -118,12 +118,13 @@ class HookCaller:
             found = self._injected_forms[key] = (func, injected)
         return found[1]
 
-    def call(self, func: Hook, options: Mapping[str, object], *, name: str) -> Awaitable[None]:
-        """Call the hook ``func`` (named ``name`` in messages) with the run options it takes.
+    def call(self, func: Hook, options: Mapping[str, object], kind: str) -> Awaitable[None]:
+        """Call the hook ``func`` (``{kind} {describe(func)}`` in messages) with its run options.
 
-        Returns what to await (no coroutine of its own: one frame less per hook).
+        Returns what to await (no coroutine of its own: one frame less per hook). The name is
+        worked out only for a message: this runs for every hook of every lifespan cycle.
         """
-        kwargs = hook_kwargs(func, options, hook=name)
+        kwargs = hook_kwargs(func, options, hook=lambda: f"{kind} {describe(func)}")
         if kwargs is not None:
             return call_hook(func, kwargs)
         return call_hook(self._injected(func, lifespan=False), dict(options))

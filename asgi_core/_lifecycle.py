@@ -40,26 +40,40 @@ import functools
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from asgi_core._brokers import broker_closer, labels
-from asgi_core._concurrency import DeadlineExceeded, run_bounded
-from asgi_core._held import Held
+from asgi_core._concurrency import DeadlineExceeded
+from asgi_core._concurrency._watchdog import run_steps
 from asgi_core._hooks import Hooks, describe
 from asgi_core.exceptions import HookError, HookTimeoutError
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
+    from asgi_core._held import Held
     from asgi_core._hooks import HookCaller
 
-__all__ = ["Failure", "Lifecycle", "broker_closer", "error_for", "format_failures"]
+__all__ = ["Failure", "Lifecycle", "error_for", "format_failures"]
 
 
 class Step(NamedTuple):
-    """One step: its name in messages, what to await, and whether our time limit applies."""
+    """One step: what to await, whether our time limit applies, and what names it.
 
-    name: str
+    The name (``on_startup hook app.connect``) is worked out only when a message needs it: the
+    steps of every lifespan cycle are built anew, and most never fail.
+    """
+
     call: Callable[[], Awaitable[object]]
+    kind: str  # "on_startup hook", "broker.start() of", ...
+    subject: object = None  # a hook or a lifespan factory (described), or a broker's label
     timed: bool = True  # False: the step bounds itself (the mounted apps, app by app)
+    suffix: str = ""
+
+    @property
+    def name(self) -> str:
+        subject = self.subject
+        if subject is None:
+            return self.kind
+        what = subject if isinstance(subject, str) else describe(subject)
+        return f"{self.kind} {what}{self.suffix}"
 
 
 Mounted = Callable[[dict[str, Any]], "AbstractAsyncContextManager[Any]"]
@@ -133,16 +147,22 @@ class Lifecycle:
             self.starting = False
 
     async def _startup(self) -> Failure | None:
-        step = "startup"
+        failed: list[tuple[str, Exception]] = []
+
+        def stop_at(step: Step, error: Exception) -> bool:
+            name = step.name
+            failed.append((name, self._timed_out("startup", name, error)))
+            return False
+
         try:
-            for step, call, timed in self._startup_steps():
-                await self._bounded("startup", step, call, timed)
-        except Exception as error:
-            _annotate(error, f"asgi_core: startup failed in {step}")
-            return Failure(step, error, tuple(await self._cleanup(error)))
+            await run_steps(self._startup_steps(), self._timeouts["startup"], stop_at)
         except BaseException as error:  # cancelled or interrupted: undo, then let it through
             await self._cleanup(error)
             raise
+        if failed:
+            step, reason = failed[0]
+            _annotate(reason, f"asgi_core: startup failed in {step}")
+            return Failure(step, reason, tuple(await self._cleanup(reason)))
         self.started = True
         return None
 
@@ -157,42 +177,44 @@ class Lifecycle:
 
     def _startup_steps(self) -> Iterator[Step]:
         if self._lifespan is not None:
-            yield Step(f"lifespan context {describe(self._lifespan)} (enter)", self._enter_lifespan)
+            yield Step(self._enter_lifespan, "lifespan context", self._lifespan, suffix=" (enter)")
+        call = self._caller.call
+        options = self._options
         for hook in self._hooks.on_startup:
-            yield self._hook_step("on_startup", hook, self._options)
+            kind = "on_startup hook"
+            yield Step(functools.partial(call, hook, options, kind), kind, hook)
         brokers = list(self._brokers())
         self.brokers_fixed = True
-        for label, broker in zip(labels(brokers), brokers, strict=True):
+        for label, broker in zip(_labels(brokers), brokers, strict=True):
             start = functools.partial(self._start_broker, label, broker)
-            yield Step(f"broker.start() of {label}", start)
+            yield Step(start, "broker.start() of", label)
         for hook in self._hooks.after_startup:
-            yield self._hook_step("after_startup", hook)
+            kind = "after_startup hook"
+            yield Step(functools.partial(call, hook, _NO_OPTIONS, kind), kind, hook)
         if self._mounted is not None:
-            yield Step("lifespans of mounted apps (startup)", self._enter_mounted, timed=False)
+            yield Step(self._enter_mounted, "lifespans of mounted apps (startup)", timed=False)
 
     def _shutdown_steps(self, error: BaseException | None) -> Iterator[Step]:
         hooks = self.started  # after a failed startup only what started is undone
         if self._mounted_held is not None:
-            held = self._mounted_held
-            exit_mounted = functools.partial(held.exit, error)
-            yield Step("lifespans of mounted apps (shutdown)", exit_mounted, timed=False)
+            exit_mounted = functools.partial(self._mounted_held.exit, error)
+            yield Step(exit_mounted, "lifespans of mounted apps (shutdown)", timed=False)
+        call = self._caller.call
         for hook in self._hooks.on_shutdown if hooks else ():
-            yield self._hook_step("on_shutdown", hook)
-        for label, broker in reversed(self._started_brokers):
-            closer = broker_closer(broker)
-            yield Step(f"broker.{closer.__name__}() of {label}", closer)
-        for hook in self._hooks.after_shutdown if hooks else ():
-            yield self._hook_step("after_shutdown", hook)
-        if self._lifespan_held is not None:
-            name = f"lifespan context {describe(self._lifespan)} (exit)"
-            yield Step(name, functools.partial(self._lifespan_held.exit, error))
+            kind = "on_shutdown hook"
+            yield Step(functools.partial(call, hook, _NO_OPTIONS, kind), kind, hook)
+        if self._started_brokers:
+            from asgi_core._brokers import broker_closer  # loaded with the first broker
 
-    def _hook_step(
-        self, stage: str, hook: Callable[..., object], options: Mapping[str, object] | None = None
-    ) -> Step:
-        name = f"{stage} hook {describe(hook)}"
-        call = functools.partial(self._caller.call, hook, options or {}, name=name)
-        return Step(name, call)
+            for label, broker in reversed(self._started_brokers):
+                closer = broker_closer(broker)
+                yield Step(closer, f"broker.{closer.__name__}() of", label)
+        for hook in self._hooks.after_shutdown if hooks else ():
+            kind = "after_shutdown hook"
+            yield Step(functools.partial(call, hook, _NO_OPTIONS, kind), kind, hook)
+        if self._lifespan_held is not None:
+            exit_lifespan = functools.partial(self._lifespan_held.exit, error)
+            yield Step(exit_lifespan, "lifespan context", self._lifespan, suffix=" (exit)")
 
     async def _enter_lifespan(self) -> None:
         assert self._lifespan is not None  # only yielded as a step when there is one
@@ -203,6 +225,8 @@ class Lifecycle:
                 f"lifespan must return an async context manager (decorate it with "
                 f"@contextlib.asynccontextmanager), but {name} returned {context!r}"
             )
+        from asgi_core._held import Held  # loaded with the first lifespan context
+
         self._lifespan_held = held = await Held.enter(context)
         value = held.value
         if value is None:
@@ -216,47 +240,56 @@ class Lifecycle:
 
     async def _enter_mounted(self) -> None:
         assert self._mounted is not None  # only yielded as a step when there is one
+        from asgi_core._held import Held  # loaded with the first mounted app
+
         self._mounted_held = await Held.enter(self._mounted(self.state))
 
     async def _start_broker(self, label: str, broker: Any) -> None:
         self._started_brokers.append((label, broker))  # a broker whose start() ran gets closed
         await broker.start()
 
-    async def _bounded(
-        self,
-        stage: str,
-        step: str,
-        call: Callable[[], Awaitable[object]],
-        timed: bool,
-        shield: bool = False,
-    ) -> None:
-        timeout = self._timeouts[stage] if timed else None
-        try:
-            await run_bounded(call, timeout, shield=shield)
-        except DeadlineExceeded:
-            raise HookTimeoutError(
-                f"{stage} step {step} did not finish within {timeout:g} s and was cancelled; "
-                f"make it finish sooner or raise the limit with {stage}_timeout=SECONDS",
-                stage=stage,
-                step=step,
-            ) from None
+    def _timed_out(self, stage: str, step: str, error: Exception) -> Exception:
+        """``error``, or the ``HookTimeoutError`` naming ``step`` if the watchdog cancelled it."""
+        if not isinstance(error, DeadlineExceeded):
+            return error
+        timeout = self._timeouts[stage]
+        return HookTimeoutError(
+            f"{stage} step {step} did not finish within {timeout:g} s and was cancelled; "
+            f"make it finish sooner or raise the limit with {stage}_timeout=SECONDS",
+            stage=stage,
+            step=step,
+        )
 
     async def _cleanup(self, error: BaseException | None) -> list[Failure]:
         failures: list[Failure] = []
-        interrupted: BaseException | None = None
-        for step, call, timed in self._shutdown_steps(error):
-            try:
-                await self._bounded("shutdown", step, call, timed, shield=True)
-            except Exception as exc:
-                _annotate(exc, f"asgi_core: shutdown failed in {step}")
-                failures.append(Failure(step, exc))
-            except BaseException as exc:  # keep undoing; the interruption goes on afterwards
-                interrupted = interrupted or exc
-        self._started_brokers = []
-        self.brokers_fixed = False
-        if interrupted is not None:
-            raise interrupted
+
+        def keep_going(step: Step, exc: Exception) -> bool:
+            name = step.name
+            exc = self._timed_out("shutdown", name, exc)
+            _annotate(exc, f"asgi_core: shutdown failed in {name}")
+            failures.append(Failure(name, exc))
+            return True
+
+        try:
+            # shielded: an interruption lets every step run, then goes on
+            await run_steps(
+                self._shutdown_steps(error), self._timeouts["shutdown"], keep_going, shield=True
+            )
+        finally:
+            self._started_brokers = []
+            self.brokers_fixed = False
         return failures
+
+
+_NO_OPTIONS: Mapping[str, object] = {}  # the hooks after on_startup get no run options
+
+
+def _labels(brokers: list[object]) -> list[str]:
+    if not brokers:
+        return []
+    from asgi_core._brokers import labels  # loaded with the first broker
+
+    return labels(brokers)
 
 
 def format_failures(stage: str, failures: list[Failure] | tuple[Failure, ...]) -> str:

@@ -227,14 +227,19 @@ def check_hook_options(
 
 
 def hook_kwargs(
-    func: Callable[..., object], options: Mapping[str, object], *, hook: str
+    func: Callable[..., object], options: Mapping[str, object], *, hook: str | Callable[[], str]
 ) -> dict[str, object] | None:
     """``bind_options``, or None if FastStream's DI must call ``func`` (it uses its markers).
 
     One plan lookup; a marker nothing would resolve is a ``ConfigError`` (``marker_problem``).
+    ``hook`` names it in errors, or makes that name (worked out only when a message needs it).
     """
     plan = _plan_of(func)
-    if plan is not None and plan.markers:
+    if plan is None or not plan.signature.parameters:
+        return {}  # nothing to bind (and no parameter to carry a marker)
+    if not isinstance(hook, str):
+        hook = hook()
+    if plan.markers:
         problem = marker_problem(func, hook=hook)
         if problem is not None:
             raise ConfigError(problem)

@@ -6,7 +6,7 @@ client), ``_signals.py`` waiting for SIGINT/SIGTERM while serving. Both load on 
 
 Core code awaits ``receive``, ``send`` and user hooks, which run on whatever loop the server runs;
 the few things that need the library itself (time limits, shielding cleanup from cancellation)
-live here. Neither library is imported at import time: trio is used only when the caller is
+live here; ``_watchdog.py`` runs a phase of steps (a lifespan stage) under one timer. Neither library is imported at import time: trio is used only when the caller is
 already running inside trio (so it is already in ``sys.modules``), asyncio otherwise.
 """
 

@@ -1,0 +1,296 @@
+"""A phase of steps run one after another, each bounded in time by ONE watchdog for the phase.
+
+Rules:
+
+* ``run_steps(steps, timeout, failed)`` awaits ``step.call()`` for each step in order. A step with
+  ``timed`` set that runs longer than ``timeout`` seconds (counted from its own start) is
+  cancelled, and ``failed(step, DeadlineExceeded(timeout))`` reports exactly that step. A step
+  that raises an ``Exception`` is reported with it. ``failed`` returns whether to go on with the
+  next step (a startup stops at its first failure; a cleanup runs every step).
+* ``shield=True`` (cleanup): an outer cancellation does not interrupt the steps; it is raised
+  after the last one. Without it, an outer cancellation propagates at once.
+* An untimed step (it bounds itself) is never cancelled by the watchdog.
+
+How it works: a per-step cancel scope or ``asyncio.timeout`` costs a timer per step (several
+microseconds each on asyncio, far more than a no-op hook). Here each step only records its start
+time. One timer per event loop (``_Dog``) is armed at the earliest deadline of a running step;
+when it fires it compares each running phase's *current* step start with the clock: a step that
+has overrun is cancelled, and the timer re-arms itself at the next deadline (the current step's
+start plus ``timeout``). So any number of fast steps costs no timer of their own, and a hung
+step is still cancelled ``timeout`` seconds after it began. On asyncio the timer is
+``loop.call_at`` and the cancellation ``task.cancel()`` (taken back with ``uncancel()``, as
+``asyncio.timeout`` does);
+when anyio is loaded and the phase is shielded, the steps run in one shielded anyio cancel scope
+(anyio re-delivers an outer cancellation on every await, so a bare loop would not be shielded)
+and the watchdog cancels that scope. On trio the steps run in one cancel scope whose deadline is
+moved at each step's start (trio keeps deadlines itself; there is no callback to re-arm). After
+a cancelled step, the next steps run in a fresh scope.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol, TypeVar
+
+from asgi_core._concurrency import DeadlineExceeded, current_library
+
+__all__ = ["TimedStep", "run_steps"]
+
+_INF = float("inf")
+
+
+class TimedStep(Protocol):
+    """What ``run_steps`` needs of a step: what to await and whether the watchdog bounds it."""
+
+    @property
+    def call(self) -> Callable[[], Awaitable[object]]: ...
+
+    @property
+    def timed(self) -> bool: ...
+
+
+S = TypeVar("S", bound=TimedStep)
+
+
+async def run_steps(
+    steps: Iterable[S],
+    timeout: float | None,
+    failed: Callable[[S, Exception], bool],
+    *,
+    shield: bool = False,
+) -> None:
+    """Run ``steps`` in order under one watchdog; see the module docstring."""
+    if current_library() == "trio":
+        await _scoped_steps(_trio_scope, iter(steps), timeout, failed, shield, DeadlineExceeded)
+        return
+    anyio = sys.modules.get("anyio") if shield else None
+    if anyio is not None:
+        await _scoped_steps(
+            _anyio_scope(anyio), iter(steps), timeout, failed, shield, DeadlineExceeded
+        )
+        return
+    await _asyncio_steps(steps, timeout, failed, shield, DeadlineExceeded)
+
+
+class _Dog:
+    """The one timer of an asyncio loop: it looks after every phase running on that loop.
+
+    Armed at the earliest deadline of a running step. When it fires, it cancels each step that
+    has overrun and re-arms itself at the next deadline; with no phase left it stays unarmed.
+    A step that starts only records its start time (and moves the timer earlier, never later),
+    so a lifespan cycle costs no timer at all while the one armed is still ahead of it.
+    """
+
+    __slots__ = ("at", "handle", "loop", "watches")
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.watches: dict[int, _Watch] = {}
+        self.handle: Any = None
+        self.at = _INF
+
+    def arm(self, deadline: float) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+        self.handle = self.loop.call_at(deadline, self._check)
+        self.at = deadline
+
+    def _check(self) -> None:
+        self.handle = None
+        self.at = _INF
+        now = self.loop.time()
+        upcoming = _INF
+        for watch in list(self.watches.values()):
+            deadline = watch.started + watch.timeout
+            if deadline <= now:
+                watch.fire()
+            elif deadline < upcoming:
+                upcoming = deadline
+        if upcoming != _INF:
+            self.arm(upcoming)
+
+
+_dog: _Dog | None = None  # the last loop's; a phase keeps a reference to its own
+
+
+def _dog_for(loop: Any) -> _Dog:
+    global _dog
+    dog = _dog
+    if dog is None or dog.loop is not loop:
+        dog = _dog = _Dog(loop)
+    return dog
+
+
+class _Watch:
+    """One asyncio phase under its loop's ``_Dog``: cancels the current step once it overran."""
+
+    __slots__ = ("cancel", "cancelling", "dog", "fired", "started", "task", "timeout")
+
+    def __init__(self, loop: Any, task: Any, timeout: float, cancel: Callable[[], object]) -> None:
+        self.dog = dog = _dog_for(loop)
+        self.task = task
+        self.timeout = timeout
+        self.cancel = cancel
+        self.fired = False
+        self.started = _INF
+        # the count asyncio.timeout compares with: a cancellation of our own is taken back
+        self.cancelling = task.cancelling() if sys.version_info >= (3, 11) else 0
+        dog.watches[id(self)] = self
+
+    def begin(self, timed: bool) -> None:
+        """A step starts now."""
+        if not timed:
+            self.started = _INF
+            return
+        dog = self.dog
+        self.started = now = dog.loop.time()
+        if now + self.timeout < dog.at:
+            dog.arm(now + self.timeout)
+
+    def fire(self) -> None:
+        self.started = _INF  # once per step
+        self.fired = True
+        self.cancel()
+
+    def claim(self) -> bool:
+        """After the timer fired: whether the cancellation in flight is only ours."""
+        self.fired = False
+        if sys.version_info >= (3, 11):
+            return bool(self.task.uncancel() <= self.cancelling)
+        return True  # pragma: no cover - Python 3.10 does not count cancellations
+
+    def close(self) -> None:
+        self.dog.watches.pop(id(self), None)
+
+
+async def _asyncio_steps(
+    steps: Iterable[S],
+    timeout: float | None,
+    failed: Callable[[S, Exception], bool],
+    shield: bool,
+    deadline_exceeded: type[Exception],
+) -> None:
+    import asyncio
+
+    interrupted: BaseException | None = None
+    if timeout is None:
+        watch = None
+    else:
+        task = asyncio.current_task()
+        assert task is not None  # awaited by a task
+        watch = _Watch(asyncio.get_running_loop(), task, timeout, task.cancel)
+    try:
+        for step in steps:
+            if watch is not None:
+                watch.begin(step.timed)
+            try:
+                await step.call()
+            except asyncio.CancelledError as exc:
+                if watch is not None and watch.fired and watch.claim():
+                    if failed(step, deadline_exceeded(timeout)):
+                        continue
+                    return
+                if not shield:
+                    raise
+                interrupted = interrupted or exc
+                if watch is not None:  # not taken back: our own count starts above it
+                    watch.cancelling = watch.task.cancelling() if sys.version_info >= (3, 11) else 0
+            except Exception as exc:
+                if not failed(step, exc):
+                    return
+            except BaseException as exc:
+                if not shield:
+                    raise
+                interrupted = interrupted or exc
+            else:
+                if watch is not None and watch.fired:  # it swallowed our cancellation: done
+                    watch.claim()
+    finally:
+        if watch is not None:
+            watch.close()
+    if interrupted is not None:
+        raise interrupted
+
+
+Begin = Callable[[bool], None]  # a step starts now; timed or not
+ScopeMaker = Callable[[bool, float | None], tuple[Any, Begin, Callable[[], None]]]
+
+
+def _trio_scope(shield: bool, timeout: float | None) -> tuple[Any, Begin, Callable[[], None]]:
+    """A trio cancel scope, what a step calls at its start (moves the deadline), and a no-op."""
+    import trio
+
+    scope = trio.CancelScope(shield=shield)
+    current_time = trio.current_time
+
+    def begin(timed: bool) -> None:
+        scope.deadline = current_time() + timeout if timed else _INF  # type: ignore[operator]
+
+    return scope, (_nothing if timeout is None else begin), _closed
+
+
+def _anyio_scope(anyio: Any) -> ScopeMaker:
+    """A shielded anyio cancel scope that the one watchdog timer cancels."""
+
+    def make(shield: bool, timeout: float | None) -> tuple[Any, Begin, Callable[[], None]]:
+        import asyncio
+
+        scope = anyio.CancelScope(shield=shield)
+        if timeout is None:
+            return scope, _nothing, _closed
+        watch = _Watch(asyncio.get_running_loop(), asyncio.current_task(), timeout, scope.cancel)
+        return scope, watch.begin, watch.close
+
+    return make
+
+
+def _nothing(timed: bool) -> None:
+    return None
+
+
+def _closed() -> None:
+    return None
+
+
+async def _scoped_steps(
+    make_scope: ScopeMaker,
+    steps: Any,
+    timeout: float | None,
+    failed: Callable[[S, Exception], bool],
+    shield: bool,
+    deadline_exceeded: type[Exception],
+) -> None:
+    """Steps inside one cancel scope; after a step overran, the rest in a fresh one."""
+    interrupted: BaseException | None = None
+    step: S | None = None
+    while True:
+        scope, begin, close = make_scope(shield, timeout)
+        reopen = False
+        try:
+            with scope:
+                for step in steps:
+                    begin(step.timed)
+                    try:
+                        await step.call()
+                    except Exception as exc:
+                        if not failed(step, exc):
+                            return
+                    except BaseException as exc:
+                        if not shield or scope.cancel_called:  # ours: the scope takes it
+                            raise
+                        interrupted = interrupted or exc
+                    step = None
+                    if scope.cancel_called:  # the step swallowed our cancellation: done, but
+                        reopen = True  # this scope stays cancelled; the rest get a fresh one
+                        break
+        finally:
+            close()
+        if scope.cancelled_caught and step is not None:
+            reopen = True
+            if not failed(step, deadline_exceeded(timeout)):
+                return
+        if not reopen:
+            break
+    if interrupted is not None:
+        raise interrupted
