@@ -100,6 +100,15 @@ def check(document: dict[str, Any]) -> None:
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
 
 
+def addresses(document: dict[str, Any]) -> list[str]:
+    """The channels' addresses, as the subject the handler listens on.
+
+    FastStream 0.7.5 (what pip picks beside the lowest anyio we support) writes the channel's
+    name, ``orders:HandleOrder``, as its address; 0.5 and 0.7.8 write ``orders``.
+    """
+    return [c["address"].partition(":")[0] for c in document["channels"].values()]
+
+
 @pytest.fixture
 def module(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The name of a fresh module holding ``APP_MODULE``, importable with ``--app-dir tmp_path``."""
@@ -128,7 +137,7 @@ def test_docs_gen_writes_the_apps_document_as_json_to_stdout(
         "version": "1.2.3",
         "description": "Takes orders",
     }
-    assert [c["address"] for c in document["channels"].values()] == ["orders"]
+    assert addresses(document) == ["orders"]
     payloads = json.dumps(document["components"]["schemas"])
     assert "Order" in payloads and '"item"' in payloads  # FastStream's schema of the model
     # the same document as the app's /docs.json serves
@@ -156,7 +165,7 @@ def test_docs_gen_documents_every_kind_of_target(
     document = json.loads(capsys.readouterr().out)
     check(document)
     assert document["info"]["title"] == title
-    assert [c["address"] for c in document["channels"].values()] == ["orders"]
+    assert addresses(document) == ["orders"]
     assert next(iter(document["servers"].values()))["host"] == "127.0.0.1:9"
 
 
@@ -166,7 +175,7 @@ def test_docs_gen_documents_every_broker_of_the_app(
     assert docs(module, tmp_path, "gen", ":two") == cli.EXIT_OK
     document = json.loads(capsys.readouterr().out)
     check(document)
-    assert [c["address"] for c in document["channels"].values()] == ["orders", "events"]
+    assert addresses(document) == ["orders", "events"]
     assert sorted(s["protocol"] for s in document["servers"].values()) == ["nats", "redis"]
 
 
