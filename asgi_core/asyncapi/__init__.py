@@ -13,8 +13,8 @@
 Both serve GET and HEAD only (405 otherwise); at the root (``"/"``) the JSON is
 ``/asyncapi.json``. ``make_asyncapi_asgi(app)`` gives the page alone, as FastStream does. The
 document is built on the first request and cached; it is rebuilt when ``app.brokers`` changed
-(``set_broker``, ``add_broker``), the routes changed, or a FastStream broker's subscribers or publishers
-changed. The metadata is checked when the routes are mounted, so a bad URL fails at once.
+(``set_broker``, ``add_broker``), the routes changed, or a FastStream broker's subscribers or
+publishers changed. The metadata is checked when the routes are mounted, so a bad URL fails at once.
 
 What goes into the document:
 
