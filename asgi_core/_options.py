@@ -29,8 +29,6 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-# convert lives in _convert.py; imported here too, where cli.py and _serving.py import it from
-from asgi_core._convert import convert, type_name
 from asgi_core.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -226,6 +224,23 @@ def check_hook_options(
         )
 
 
+def convert(value: object, annotation: object, *, hook: str, option: str) -> object:
+    """``_convert.convert``: ``value`` as ``annotation``, or ``ConfigError`` (see there).
+
+    A wrapper, so that ``_convert.py`` loads with the first option converted, not with
+    ``import asgi_core`` (cli.py and _serving.py import it from here).
+    """
+    from asgi_core import _convert
+
+    return _convert.convert(value, annotation, hook=hook, option=option)
+
+
+def _type_name(annotation: object) -> str:
+    from asgi_core import _convert  # only for an error message
+
+    return _convert.type_name(annotation)
+
+
 def hook_kwargs(
     func: Callable[..., object], options: Mapping[str, object], *, hook: str | Callable[[], str]
 ) -> dict[str, object] | None:
@@ -273,7 +288,7 @@ def _bind(plan: _Plan | None, options: Mapping[str, object], hook: str) -> dict[
         elif param.default is param.empty:
             given = ", ".join(sorted(options)) or "none"
             raise ConfigError(
-                f"{hook} needs the option {name!r} ({type_name(annotation)}), which was not "
+                f"{hook} needs the option {name!r} ({_type_name(annotation)}), which was not "
                 f"given (options given: {given}); pass it, e.g. `--{name.replace('_', '-')} "
                 f"VALUE` on the command line, or give the parameter a default"
             )

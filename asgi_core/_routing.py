@@ -78,26 +78,36 @@ class Routes(list[Route]):
         """
         path = scope.get("path")
         root_path = scope.get("root_path", "")
-        if not isinstance(path, str) or not isinstance(root_path, str):
-            raise scope_error(
-                scope,
-                f"{scope['type']} scopes need 'path' and 'root_path' as str, "
-                f"not {path!r} and {root_path!r}",
-            )
+        if type(path) is not str or type(root_path) is not str:
+            if not isinstance(path, str) or not isinstance(root_path, str):
+                raise scope_error(
+                    scope,
+                    f"{scope['type']} scopes need 'path' and 'root_path' as str, "
+                    f"not {path!r} and {root_path!r}",
+                )
         if root_path:
             root_path = root_path.rstrip("/")
             path = route_path(path, root_path)
+            try:
+                found = self._memo[path]  # type: ignore[index]
+            except (KeyError, TypeError):
+                found = self.lookup(path)
+            if found is None:
+                return None
+            # copy, then set: cheaper than {**scope, ...}, which hashes every key twice
+            child = dict(scope)
+            child["root_path"] = root_path + found[0]
+            child["path"] = root_path + path
+            return found[1], child
         try:
             found = self._memo[path]  # type: ignore[index]
         except (KeyError, TypeError):  # not memoised yet, or no memo since the last change
             found = self.lookup(path)
         if found is None:
             return None
-        prefix, app = found
-        child = dict(scope)  # copy, then set: cheaper than {**scope, ...}, which hashes twice
-        child["root_path"] = root_path + prefix
-        child["path"] = root_path + path
-        return app, child
+        child = dict(scope)  # no root_path: the path stays as it is, the mount is the root path
+        child["root_path"] = found[0]
+        return found[1], child
 
     def lookup(self, path: str) -> Route | None:
         """The ``(normalised mount path, app)`` matching the route path ``path``, if any.

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from asgi_core._brokers import BrokerList, looks_like_a_broker, several_brokers_error
 from asgi_core._hooks import Hook, HookCaller, Hooks
 from asgi_core._lifecycle import Lifecycle, Mounted, error_for
 from asgi_core._options import check_hook_options
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
     from types import TracebackType
 
+    from asgi_core._brokers import BrokerList
     from asgi_core.types import Broker
 
 __all__ = ["Application", "Lifespan", "LoggerLike"]
@@ -76,9 +76,12 @@ class Application:
             raise TypeError(
                 f"lifespan must be a callable returning an async context manager, not {lifespan!r}"
             )
+        # loaded when the first application is built, not by import asgi_core (issue 12: 32 modules)
+        from asgi_core._brokers import BrokerList, looks_like_a_broker, several_brokers_error
+
         if looks_like_a_broker(logger):
             raise several_brokers_error(type(self).__name__, "logger", logger)
-        self._brokers = BrokerList(broker)
+        self._brokers: BrokerList = BrokerList(broker)
         self.logger = logger
         self.lifespan_context = lifespan
         self.title = title
@@ -101,6 +104,9 @@ class Application:
         self.run_options: dict[str, object] = {}
         # set by AsgiFastStream.lifespan: a server drives our lifespan, so exit() signals it
         self.served_by_lifespan = False
+        # set by the runners (asgi-core run, run()) the moment the server is asked to stop
+        # (SIGTERM, SIGINT, exit()), before it drains: make_ready_asgi answers 503 from then on
+        self.draining = False
 
     def _init_kwargs(self) -> dict[str, Any]:
         """The constructor keywords that rebuild this configuration (copies of the hook lists).

@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from asgi_core._brokers import looks_like_a_broker, several_brokers_error
 from asgi_core._lifespan import run_lifespan
 from asgi_core._routing import Routes
 from asgi_core.application import (
@@ -70,6 +69,8 @@ class AsgiFastStream(Application):
         startup_timeout: float | None = DEFAULT_STARTUP_TIMEOUT,
         shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
+        from asgi_core._brokers import looks_like_a_broker, several_brokers_error  # see Application
+
         if looks_like_a_broker(asgi_routes):  # AsgiFastStream(b1, b2), FastStream 0.7's form
             raise several_brokers_error(type(self).__name__, "asgi_routes", asgi_routes)
         super().__init__(

@@ -78,17 +78,21 @@ class HandlerApp:
 
     def __init__(
         self,
-        handler: Handler,
+        handler: Handler | Callable[[], Awaitable[AsgiResponse]],
         methods: Sequence[str],
         *,
         include_in_schema: bool = True,
         description: str | None = None,
         tags: Sequence[str | Mapping[str, Any]] | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        takes_request: bool = True,
     ) -> None:
+        """``takes_request=False``: ``handler`` is called with no argument and no ``Request`` is
+        built (the health routes, which never read theirs)."""
         if not callable(handler):
             raise TypeError(f"a handler must be an async function, not {handler!r}")
-        self.handler = handler
+        self.handler: Callable[..., Awaitable[AsgiResponse]] = handler
+        self._takes_request = takes_request
         self.max_body_size = max_body_size
         served = [method.upper() for method in methods]
         if "GET" in served and "HEAD" not in served:
@@ -117,13 +121,20 @@ class HandlerApp:
         if scope.get("method") not in self.route_info.methods:
             await AsgiResponse(b"Method Not Allowed", 405, self._allow)(scope, receive, send)
             return
-        response = await self._respond(Request(scope, receive, max_body_size=self.max_body_size))
+        if self._takes_request:
+            request = Request(scope, receive, max_body_size=self.max_body_size)
+            response = await self._respond(scope, request)
+        else:
+            response = await self._respond(scope, None)
         if response is not None:
             await response(scope, receive, send)
 
-    async def _respond(self, request: Request) -> AsgiResponse | None:
+    async def _respond(self, scope: Scope, request: Request | None) -> AsgiResponse | None:
         try:
-            response = await self.handler(request)
+            if request is None:
+                response = await self.handler()
+            else:
+                response = await self.handler(request)
             if not isinstance(response, AsgiResponse):
                 raise TypeError(
                     f"handler {self.__name__} returned {response!r}; it must return an "
@@ -140,8 +151,8 @@ class HandlerApp:
             logging.getLogger("asgi_core.handlers").error(
                 "handler %s failed on %s %s; the client got 500",
                 self.__name__,
-                request.scope.get("method"),
-                request.scope.get("path"),  # may be missing: reporting must not raise
+                scope.get("method"),
+                scope.get("path"),  # may be missing: reporting must not raise
                 exc_info=exc,
             )
             return _INTERNAL_ERROR

@@ -25,7 +25,11 @@ Rules:
   failed probes since the last line. A probe every 10 ms during an outage logs one line a
   minute, not a hundred a second.
 * Readiness: 204 only between the end of the lifespan startup and the start of the shutdown
-  (``app.running``), so a load balancer never routes to a half-started or draining worker.
+  (``app.running``), so a load balancer never routes to a half-started or draining worker. The
+  shutdown starts when the server is asked to stop, not when the lifespan shutdown arrives
+  (after in-flight requests drained): under ``asgi-core run`` and ``run()`` the runner sets
+  ``app.draining`` on SIGTERM, SIGINT or ``exit()``, and from then on the route answers 503
+  while in-flight requests finish (``docs/kubernetes.md`` has what each server does).
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ from typing import Any, Protocol
 from asgi_core._brokers import labels
 from asgi_core._concurrency import DeadlineExceeded, run_bounded
 from asgi_core.handlers import HandlerApp
-from asgi_core.requests import Request
 from asgi_core.responses import AsgiResponse
 
 __all__ = ["DEFAULT_LOG_INTERVAL", "DEFAULT_PING_LIMIT", "make_ping_asgi", "make_ready_asgi"]
@@ -176,9 +179,9 @@ def make_ping_asgi(
         ping_broker = probes[0]
     else:
 
-        async def ping_broker(request: Request) -> AsgiResponse:
+        async def ping_broker() -> AsgiResponse:
             for probe in probes:
-                response = await probe(request)
+                response = await probe()
                 if response.status_code != 204:
                     return response
             return response
@@ -189,18 +192,19 @@ def make_ping_asgi(
         include_in_schema=include_in_schema,
         description=description or "Liveness: 204 when the broker answers its ping, else 500.",
         tags=tags,
+        takes_request=False,  # it never reads one: no Request built per probe
     )
 
 
 def _probe(
     broker: Any, outage: _Outage, timeout: float | None, limit: float
-) -> Callable[[Request], Awaitable[AsgiResponse]]:
+) -> Callable[[], Awaitable[AsgiResponse]]:
     """One broker's probe: 204, or 500 with the outage logged."""
 
     def ping() -> Any:  # looked up per request: a ping replaced later is the one called
         return broker.ping(timeout)
 
-    async def ping_broker(request: Request) -> AsgiResponse:
+    async def ping_broker() -> AsgiResponse:
         try:
             healthy = await run_bounded(ping, limit)
         except DeadlineExceeded:
@@ -226,15 +230,19 @@ def make_ready_asgi(
     description: str | None = None,
     tags: Tags = None,
 ) -> HandlerApp:
-    """A GET/HEAD route: 204 while ``app.running`` (startup done, shutdown not begun), else 503."""
+    """A GET/HEAD route: 204 while ``app.running`` and not ``app.draining``, else 503.
+
+    ``running``: the startup is done and the lifespan shutdown has not begun; ``draining``: the
+    server was asked to stop (set by our runners; an object without it is never draining).
+    """
     if not hasattr(app, "running"):
         raise TypeError(
             f"make_ready_asgi needs the application (something with a 'running' property), "
             f"not {app!r}"
         )
 
-    async def readiness(request: Request) -> AsgiResponse:
-        return _empty(204 if app.running else 503)
+    async def readiness() -> AsgiResponse:
+        return _empty(204 if app.running and not getattr(app, "draining", False) else 503)
 
     return HandlerApp(
         readiness,
@@ -242,4 +250,5 @@ def make_ready_asgi(
         include_in_schema=include_in_schema,
         description=description or "Readiness: 204 between startup and shutdown, else 503.",
         tags=tags,
+        takes_request=False,
     )

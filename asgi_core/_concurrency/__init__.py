@@ -6,8 +6,10 @@ client), ``_signals.py`` waiting for SIGINT/SIGTERM while serving. Both load on 
 
 Core code awaits ``receive``, ``send`` and user hooks, which run on whatever loop the server runs;
 the few things that need the library itself (time limits, shielding cleanup from cancellation)
-live here; ``_watchdog.py`` runs a phase of steps (a lifespan stage) under one timer. Neither library is imported at import time: trio is used only when the caller is
-already running inside trio (so it is already in ``sys.modules``), asyncio otherwise.
+live here; ``_watchdog.py`` keeps one timer per asyncio loop for every time limit and runs a
+phase of steps (a lifespan stage) under it. Neither library is imported at import time: trio is
+used only when the caller is already running inside trio (so it is already in ``sys.modules``),
+asyncio otherwise.
 """
 
 from __future__ import annotations
@@ -105,36 +107,10 @@ async def _trio_bounded(step: Callable[[], Awaitable[T]], timeout: float | None,
     raise DeadlineExceeded(timeout)
 
 
-if sys.version_info >= (3, 11):
-
-    async def _asyncio_bounded(step: Callable[[], Awaitable[T]], timeout: float) -> T:
-        import asyncio
-
-        limit = asyncio.timeout(timeout)
-        try:
-            async with limit:
-                return await step()
-        except TimeoutError:
-            if limit.expired():
-                raise DeadlineExceeded(timeout) from None
-            raise
-
-else:  # pragma: no cover - Python 3.10: no asyncio.timeout, so the step runs in its own task
-
-    async def _asyncio_bounded(step: Callable[[], Awaitable[T]], timeout: float) -> T:
-        import asyncio
-
-        task = asyncio.ensure_future(step())
-        try:
-            done, _ = await asyncio.wait((task,), timeout=timeout)
-        except BaseException:
-            task.cancel()
-            raise
-        if not done:
-            task.cancel()
-            await asyncio.wait((task,))
-            raise DeadlineExceeded(timeout)
-        return task.result()
+async def _asyncio_bounded(step: Callable[[], Awaitable[T]], timeout: float) -> T:
+    # the loop's one watchdog timer (_watchdog.py), not a timer per call: this bounds every
+    # health probe and every message the test client waits for
+    return await _watched(step, timeout)
 
 
 # -- events and detached tasks (the mailbox and the task group are in _tasks.py) ------------------
@@ -211,3 +187,7 @@ def is_cancellation(error: BaseException) -> bool:
         return True
     split = getattr(error, "split", None)  # a group of cancellations (a nursery's) is one too
     return split is not None and isinstance(error, BaseException) and split(kind)[1] is None
+
+
+# at the end: _watchdog reads DeadlineExceeded and current_library from this module
+from asgi_core._concurrency._watchdog import watched as _watched  # noqa: E402

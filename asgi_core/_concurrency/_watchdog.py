@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 from asgi_core._concurrency import DeadlineExceeded, current_library
 
-__all__ = ["TimedStep", "run_steps"]
+__all__ = ["TimedStep", "run_steps", "watched"]
 
 _INF = float("inf")
 
@@ -51,6 +51,7 @@ class TimedStep(Protocol):
 
 
 S = TypeVar("S", bound=TimedStep)
+T = TypeVar("T")
 
 
 async def run_steps(
@@ -215,6 +216,26 @@ async def _asyncio_steps(
 
 Begin = Callable[[bool], None]  # a step starts now; timed or not
 ScopeMaker = Callable[[bool, float | None], tuple[Any, Begin, Callable[[], None]]]
+
+
+async def watched(call: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """On asyncio: ``await call()``, ``DeadlineExceeded`` after ``timeout`` s (the loop's timer)."""
+    import asyncio
+
+    task = asyncio.current_task()
+    watch = _Watch(asyncio.get_running_loop(), task, timeout, task.cancel)  # type: ignore[union-attr]
+    try:
+        watch.begin(True)
+        result = await call()
+    except asyncio.CancelledError:
+        if watch.fired and watch.claim():
+            raise DeadlineExceeded(timeout) from None
+        raise
+    finally:
+        watch.close()
+    if watch.fired:  # it swallowed our cancellation and returned: take it back
+        watch.claim()
+    return result
 
 
 def _trio_scope(shield: bool, timeout: float | None) -> tuple[Any, Begin, Callable[[], None]]:

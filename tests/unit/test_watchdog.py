@@ -1,0 +1,172 @@
+"""The one watchdog timer behind every lifespan step's time limit (``_concurrency/_watchdog.py``).
+
+A phase costs one timer however many steps it has, yet each step keeps its own limit, counted
+from its own start: a hung step among fast ones is cancelled and named, the fast ones are not,
+and a phase whose steps together take longer than one limit still completes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
+
+import anyio
+import pytest
+
+from asgi_core import AsgiFastStream, HookTimeoutError
+from asgi_core._concurrency import DeadlineExceeded, run_bounded
+from asgi_core._concurrency._watchdog import run_steps
+from tests.harness import communicate, lifespan_scope
+
+pytestmark = pytest.mark.anyio
+
+STARTUP = {"type": "lifespan.startup"}
+SHUTDOWN = {"type": "lifespan.shutdown"}
+GUARD = 30  # seconds: a broken watchdog fails the test instead of hanging it
+HUNG = 5  # seconds a "hung" step takes
+
+
+class Broker:
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def recorder(events: list[str], name: str, seconds: float = 0) -> Callable[[], Awaitable[None]]:
+    async def hook() -> None:
+        events.append(f"{name} began")
+        await anyio.sleep(seconds)
+        events.append(f"{name} ended")
+
+    hook.__qualname__ = name
+    return hook
+
+
+async def hang_forever() -> None:
+    """Hangs, as far as a 0.1-0.2 s limit can tell; ends on its own so that a shielded phase
+    under a broken watchdog fails the test instead of hanging it."""
+    await anyio.sleep(HUNG)
+
+
+async def test_watchdog_cancels_and_names_the_hung_startup_step_among_fast_ones() -> None:
+    events: list[str] = []
+    hooks = [recorder(events, "fast1"), recorder(events, "fast2"), hang_forever]
+    app = AsgiFastStream(
+        Broker(), startup_timeout=0.2, on_startup=hooks, after_startup=[recorder(events, "late")]
+    )
+    async with communicate(app, lifespan_scope()) as comm:
+        await comm.put(STARTUP)
+        reply = await comm.get(GUARD)
+        await comm.wait_done(GUARD)
+    assert reply["type"] == "lifespan.startup.failed"
+    assert "on_startup hook" in reply["message"] and "hang_forever" in reply["message"]
+    assert isinstance(comm.error, HookTimeoutError)
+    assert comm.error.stage == "startup" and "hang_forever" in comm.error.step
+    assert events == ["fast1 began", "fast1 ended", "fast2 began", "fast2 ended"]
+
+
+async def test_watchdog_counts_each_step_from_its_own_start_not_the_phase_start() -> None:
+    events: list[str] = []
+    # 25 steps of 0.03 s: 0.75 s in all, more than the 0.3 s limit, none of them alone
+    hooks = [recorder(events, f"step{n}", 0.03) for n in range(25)]
+    app = AsgiFastStream(Broker(), startup_timeout=0.3, on_startup=hooks)
+    async with communicate(app, lifespan_scope()) as comm:
+        await comm.put(STARTUP)
+        assert (await comm.get(GUARD))["type"] == "lifespan.startup.complete"
+        await comm.put(SHUTDOWN)
+        assert (await comm.get(GUARD))["type"] == "lifespan.shutdown.complete"
+        await comm.wait_done(GUARD)
+    assert comm.error is None
+    assert events[-1] == "step24 ended"
+
+
+async def test_watchdog_cancels_the_hung_shutdown_step_and_runs_the_ones_after_it() -> None:
+    events: list[str] = []
+    app = AsgiFastStream(
+        Broker(),
+        shutdown_timeout=0.2,
+        on_shutdown=[recorder(events, "first"), hang_forever],
+        after_shutdown=[recorder(events, "after")],
+    )
+    async with communicate(app, lifespan_scope()) as comm:
+        await comm.put(STARTUP)
+        assert (await comm.get(GUARD))["type"] == "lifespan.startup.complete"
+        await comm.put(SHUTDOWN)
+        reply = await comm.get(GUARD)
+        await comm.wait_done(GUARD)
+    assert reply["type"] == "lifespan.shutdown.failed"
+    assert "on_shutdown hook" in reply["message"] and "hang_forever" in reply["message"]
+    assert isinstance(comm.error, HookTimeoutError) and "hang_forever" in comm.error.step
+    assert events == ["first began", "first ended", "after began", "after ended"]
+
+
+class Step(NamedTuple):
+    call: Callable[[], Awaitable[object]]
+    timed: bool = True
+
+
+def collect(into: list[tuple[Any, type[BaseException]]], keep_going: bool) -> Any:
+    def failed(step: Step, error: Exception) -> bool:
+        into.append((step, type(error)))
+        return keep_going
+
+    return failed
+
+
+@pytest.mark.parametrize("shield", [False, True])
+@pytest.mark.parametrize("without_anyio", [False, True])
+async def test_watchdog_run_steps_reports_exactly_the_step_that_overran(
+    anyio_backend: str, shield: bool, without_anyio: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if without_anyio:
+        if anyio_backend != "asyncio":
+            pytest.skip("anyio only changes the asyncio path")
+        monkeypatch.delitem(sys.modules, "anyio")  # a server loop with no anyio anywhere
+    events: list[str] = []
+    slow = Step(hang_forever)
+    steps = [
+        Step(recorder(events, "a")),
+        slow,
+        Step(recorder(events, "b", 0.01)),
+        Step(recorder(events, "untimed", 0.3), timed=False),  # bounds itself: never cancelled
+        Step(recorder(events, "c")),
+    ]
+    failures: list[tuple[Any, type[BaseException]]] = []
+    with anyio.fail_after(GUARD):
+        await run_steps(steps, 0.1, collect(failures, keep_going=True), shield=shield)
+    assert failures == [(slow, DeadlineExceeded)]
+    assert events == [
+        *("a began", "a ended", "b began", "b ended"),
+        *("untimed began", "untimed ended", "c began", "c ended"),
+    ]
+    stopped: list[tuple[Any, type[BaseException]]] = []
+    with anyio.fail_after(GUARD):
+        await run_steps(steps, 0.1, collect(stopped, keep_going=False), shield=shield)
+    assert stopped == [(slow, DeadlineExceeded)]  # and nothing ran after it
+    assert events[8:] == ["a began", "a ended"]
+
+
+async def test_watchdog_leaves_an_outer_cancellation_alone() -> None:
+    events: list[str] = []
+    failures: list[tuple[Any, type[BaseException]]] = []
+    with anyio.move_on_after(0.05) as outer:
+        await run_steps([Step(recorder(events, "long", 5))], 10, collect(failures, keep_going=True))
+    assert outer.cancelled_caught  # the outer scope's own cancellation, not a step failure
+    assert failures == [] and events == ["long began"]
+
+
+async def test_watchdog_bounds_run_bounded_and_takes_back_its_cancellation() -> None:
+    with anyio.fail_after(GUARD):
+        with pytest.raises(DeadlineExceeded):
+            await run_bounded(hang_forever, 0.05)
+        # the task is not left cancelled: the next await runs
+        await anyio.sleep(0)
+        assert await run_bounded(_answer, 0.05) == 42
+
+
+async def _answer() -> int:
+    await anyio.sleep(0)
+    return 42
