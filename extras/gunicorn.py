@@ -16,6 +16,9 @@ Imported only by ``run()`` and the CLI (through ``asgi_core._serving.load_runner
 * A worker that fails to start makes gunicorn stop with status 3: ``StartupFailed``.
 * SIGINT or SIGQUIT to the arbiter reaches the workers as SIGQUIT, which each turns into
   uvicorn's graceful shutdown (``Worker.handle_exit``): the lifespan shutdown runs, as on SIGTERM.
+* Draining: a worker's uvicorn server is ``asgi_core_extras.uvicorn.DrainingServer``, which sets
+  the app's ``draining`` when the worker gets SIGTERM (or SIGQUIT, turned into SIGTERM), so
+  ``/ready`` answers 503 while the worker drains; ``exit()`` sets it before signalling.
 * A forked worker returns through this module's call stack when it ends (gunicorn raises
   ``SystemExit`` in it); it leaves with ``os._exit`` there, so only the arbiter cleans up.
 """
@@ -39,9 +42,11 @@ from gunicorn.errors import HaltServer  # type: ignore[import-untyped]
 from uvicorn_worker import UvicornWorker
 
 from asgi_core._addresses import announce, bind_sockets
-from asgi_core._process import claim_worker_slot, set_exit_handler, stop_process
+from asgi_core._process import claim_worker_slot, set_exit_handler
 from asgi_core._serving import Plan, prepare_app
 from asgi_core.exceptions import StartupFailed
+
+from .uvicorn import DrainingServer, stop_draining
 
 __all__ = ["Worker", "log_level_name", "run", "serve"]
 
@@ -79,7 +84,17 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         super().load_wsgi()
         prepare_app(self.wsgi, self.plan.hook_options, worker_id=claim_worker_slot(self.slots))
         arbiter = self.ppid
-        set_exit_handler(lambda: stop_process(arbiter))
+        app = self.wsgi
+        set_exit_handler(lambda: stop_draining(app, arbiter))
+
+    async def _serve(self) -> None:
+        """uvicorn-worker's ``_serve`` with a ``DrainingServer``, which marks the app draining."""
+        self.config.app = self.wsgi
+        server = DrainingServer(self.config, self.wsgi)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(WORKER_BOOT_ERROR)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
