@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["Hook", "HookCaller", "Hooks", "call_hook", "describe"]
 
 Hook = Callable[..., Any]
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, CO_VARARGS and CO_VARKEYWORDS (inspect loads slowly)
+_COROUTINE_NO_VARARGS = _CO_COROUTINE | 0x04 | 0x08
 
 
 def describe(func: object) -> str:
@@ -67,7 +70,12 @@ class Hooks:
 
     def copy(self) -> Hooks:
         """New lists with the same hooks: later registrations on one don't reach the other."""
-        return Hooks(self.on_startup, self.after_startup, self.on_shutdown, self.after_shutdown)
+        copied = Hooks.__new__(Hooks)  # checked when they were added: no second check
+        copied.on_startup = self.on_startup.copy()
+        copied.after_startup = self.after_startup.copy()
+        copied.on_shutdown = self.on_shutdown.copy()
+        copied.after_shutdown = self.after_shutdown.copy()
+        return copied
 
     def __len__(self) -> int:
         return sum(len(getattr(self, stage)) for stage in self.__slots__)
@@ -128,6 +136,22 @@ class HookCaller:
         if kwargs is not None:
             return call_hook(func, kwargs)
         return call_hook(self._injected(func, lifespan=False), dict(options))
+
+    def step(self, func: Hook, options: Mapping[str, object], kind: str) -> Callable[[], Any]:
+        """What a lifecycle step awaits to call ``func`` (see ``call``).
+
+        An ``async def`` without parameters is its own step: it takes no option, has no marker
+        and returns what to await, so no binding and no frame are added for it.
+        """
+        code = getattr(func, "__code__", None)
+        if (
+            code is not None
+            and code.co_flags & _COROUTINE_NO_VARARGS == _CO_COROUTINE
+            and not code.co_argcount
+            and not code.co_kwonlyargcount
+        ):
+            return func
+        return functools.partial(self.call, func, options, kind)
 
     def lifespan(self, func: Hook, options: Mapping[str, object], *, name: str) -> object:
         """What the lifespan factory ``func`` returns, called with the run options it takes."""

@@ -178,11 +178,11 @@ class Lifecycle:
     def _startup_steps(self) -> Iterator[Step]:
         if self._lifespan is not None:
             yield Step(self._enter_lifespan, "lifespan context", self._lifespan, suffix=" (enter)")
-        call = self._caller.call
+        call = self._caller.step
         options = self._options
         for hook in self._hooks.on_startup:
             kind = "on_startup hook"
-            yield Step(functools.partial(call, hook, options, kind), kind, hook)
+            yield Step(call(hook, options, kind), kind, hook)
         brokers = list(self._brokers())
         self.brokers_fixed = True
         for label, broker in zip(_labels(brokers), brokers, strict=True):
@@ -190,7 +190,7 @@ class Lifecycle:
             yield Step(start, "broker.start() of", label)
         for hook in self._hooks.after_startup:
             kind = "after_startup hook"
-            yield Step(functools.partial(call, hook, _NO_OPTIONS, kind), kind, hook)
+            yield Step(call(hook, _NO_OPTIONS, kind), kind, hook)
         if self._mounted is not None:
             yield Step(self._enter_mounted, "lifespans of mounted apps (startup)", timed=False)
 
@@ -199,10 +199,10 @@ class Lifecycle:
         if self._mounted_held is not None:
             exit_mounted = functools.partial(self._mounted_held.exit, error)
             yield Step(exit_mounted, "lifespans of mounted apps (shutdown)", timed=False)
-        call = self._caller.call
+        call = self._caller.step
         for hook in self._hooks.on_shutdown if hooks else ():
             kind = "on_shutdown hook"
-            yield Step(functools.partial(call, hook, _NO_OPTIONS, kind), kind, hook)
+            yield Step(call(hook, _NO_OPTIONS, kind), kind, hook)
         if self._started_brokers:
             from asgi_core._brokers import broker_closer  # loaded with the first broker
 
@@ -211,7 +211,7 @@ class Lifecycle:
                 yield Step(closer, f"broker.{closer.__name__}() of", label)
         for hook in self._hooks.after_shutdown if hooks else ():
             kind = "after_shutdown hook"
-            yield Step(functools.partial(call, hook, _NO_OPTIONS, kind), kind, hook)
+            yield Step(call(hook, _NO_OPTIONS, kind), kind, hook)
         if self._lifespan_held is not None:
             exit_lifespan = functools.partial(self._lifespan_held.exit, error)
             yield Step(exit_lifespan, "lifespan context", self._lifespan, suffix=" (exit)")

@@ -39,6 +39,8 @@ __all__ = ["TRANSITIONS", "Action", "Input", "LifespanMachine", "Phase"]
 class Phase(enum.Enum):
     """Where the application is in the lifespan protocol."""
 
+    __hash__ = object.__hash__  # members are singletons: identity hash, in C (a dict key)
+
     IDLE = "idle"
     STARTING = "starting"
     READY = "ready"
@@ -50,6 +52,8 @@ class Phase(enum.Enum):
 class Input(enum.Enum):
     """What happened: a message was received, or the running steps finished."""
 
+    __hash__ = object.__hash__  # members are singletons: identity hash, in C (a dict key)
+
     STARTUP = "lifespan.startup"
     SHUTDOWN = "lifespan.shutdown"
     HOOKS_DONE = "steps finished"
@@ -58,6 +62,8 @@ class Input(enum.Enum):
 
 class Action(enum.Enum):
     """What the driver must do next."""
+
+    __hash__ = object.__hash__  # members are singletons: identity hash, in C (a dict key)
 
     RUN_STARTUP = "run the startup steps"
     RUN_SHUTDOWN = "run the shutdown steps"

@@ -109,16 +109,25 @@ class AsgiResponse:
         """The encoded headers sent with ``http.response.start`` (a fresh list each time)."""
         return list(self._raw_headers)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
+    def messages(self, scope: Scope) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The two messages to send for ``scope``, built fresh (``__call__`` sends them)."""
+        return (
             {
                 "type": "http.response.start",
                 "status": self.status_code,
                 "headers": list(self._raw_headers),
-            }
+            },
+            {
+                "type": "http.response.body",
+                "body": b"" if scope.get("method") == "HEAD" else self.body,
+                "more_body": False,
+            },
         )
-        body = b"" if scope.get("method") == "HEAD" else self.body
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start, body = self.messages(scope)
+        await send(start)
+        await send(body)
 
 
 class WebSocketClose:
@@ -144,8 +153,12 @@ class WebSocketClose:
         self.code = code
         self.reason = reason
 
+    def message(self) -> dict[str, Any]:
+        """The ``websocket.close`` message, built fresh (``__call__`` sends it)."""
+        return {"type": "websocket.close", "code": self.code, "reason": self.reason}
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "websocket.close", "code": self.code, "reason": self.reason})
+        await send(self.message())
 
 
 class JSONResponse(AsgiResponse):

@@ -63,7 +63,7 @@ def _section(section: str, rows: list[Row]) -> list[str]:
         unit = next(row.unit for row in measured if row.case == case).strip()
         bound = target.describe(unit) if target else ""
         core = cells.get((case, "asgi_core"))
-        status = verdict(core) if core else ""
+        status = verdict(core, measured) if core else ""
         if status == "MISSED":
             status = "**MISSED**"
         lines.append(f"| {case} | " + " | ".join(row_cells) + f" | {bound} | {status} |")

@@ -20,11 +20,11 @@ start plus ``timeout``). So any number of fast steps costs no timer of their own
 step is still cancelled ``timeout`` seconds after it began. On asyncio the timer is
 ``loop.call_at`` and the cancellation ``task.cancel()`` (taken back with ``uncancel()``, as
 ``asyncio.timeout`` does);
-when anyio is loaded and the phase is shielded, the steps run in one shielded anyio cancel scope
-(anyio re-delivers an outer cancellation on every await, so a bare loop would not be shielded)
-and the watchdog cancels that scope. On trio the steps run in one cancel scope whose deadline is
-moved at each step's start (trio keeps deadlines itself; there is no callback to re-arm). After
-a cancelled step, the next steps run in a fresh scope.
+when the phase is shielded and an anyio cancel scope encloses the task, the steps run in one
+shielded anyio cancel scope (anyio re-delivers an outer cancellation on every await, so a bare
+loop would not be shielded) and the watchdog cancels that scope. On trio the steps run in one
+cancel scope whose deadline is moved at each step's start (trio keeps deadlines itself; there
+is no callback to re-arm). After a cancelled step, the next steps run in a fresh scope.
 """
 
 from __future__ import annotations
@@ -66,12 +66,34 @@ async def run_steps(
         await _scoped_steps(_trio_scope, iter(steps), timeout, failed, shield, DeadlineExceeded)
         return
     anyio = sys.modules.get("anyio") if shield else None
-    if anyio is not None:
+    if anyio is not None and _under_an_anyio_scope():
         await _scoped_steps(
             _anyio_scope(anyio), iter(steps), timeout, failed, shield, DeadlineExceeded
         )
         return
     await _asyncio_steps(steps, timeout, failed, shield, DeadlineExceeded)
+
+
+def _under_an_anyio_scope() -> bool:
+    """Whether an anyio cancel scope encloses the current asyncio task.
+
+    Only then is an outer cancellation re-delivered on every await, so that only anyio's own
+    shield keeps it out of the cleanup steps; a task no anyio scope encloses (a server's
+    lifespan task under uvicorn, even with anyio imported by someone) gets plain asyncio's
+    single delivery, and the cheaper loop below shields it. anyio keeps no public record of
+    this: its asyncio backend's task table is read, and anything unexpected there counts as
+    "enclosed" (the safe side).
+    """
+    backend = sys.modules.get("anyio._backends._asyncio")
+    if backend is None:  # anyio never ran on asyncio: no scope of it anywhere
+        return False
+    states = getattr(backend, "_task_states", None)
+    if states is None or not hasattr(states, "get"):
+        return True
+    import asyncio
+
+    state = states.get(asyncio.current_task())
+    return state is not None and getattr(state, "cancel_scope", True) is not None
 
 
 class _Dog:

@@ -170,3 +170,25 @@ async def test_watchdog_bounds_run_bounded_and_takes_back_its_cancellation() -> 
 async def _answer() -> int:
     await anyio.sleep(0)
     return 42
+
+
+async def test_watchdog_shielded_phase_outside_anyio_scopes_runs_every_step_then_cancels(
+    anyio_backend: str,
+) -> None:
+    """anyio imported, but the task is a plain asyncio one (a server's lifespan task)."""
+    if anyio_backend != "asyncio":
+        pytest.skip("a plain asyncio task")
+    import asyncio
+
+    events: list[str] = []
+    failures: list[tuple[Any, type[BaseException]]] = []
+    steps = [Step(recorder(events, "first", 0.2)), Step(recorder(events, "second", 0.01))]
+    task = asyncio.ensure_future(
+        run_steps(steps, 10, collect(failures, keep_going=True), shield=True)
+    )
+    await asyncio.sleep(0.05)  # "first" is running
+    task.cancel()
+    with anyio.fail_after(GUARD), pytest.raises(asyncio.CancelledError):
+        await task
+    assert events == ["first began", "second began", "second ended"]  # first was interrupted
+    assert failures == []
