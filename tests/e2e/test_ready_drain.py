@@ -6,7 +6,8 @@ and sends SIGTERM to the main process. Then it asks ``/ready`` on a NEW connecti
 the already-open keep-alive connections, again and again, until the server has closed both ways
 in (a new connection refused or never answered, the keep-alive one closed). Then the in-flight
 request is released: it must get 200, with what ``/ready`` answered in its process at that
-moment (during the drain), and the server must exit.
+moment (during the drain), and the server must exit. Under ``asgi-core run`` the same holds
+when a request handler calls ``app.exit()`` instead of the SIGTERM.
 
 Under ``asgi-core run`` the runner marks the app draining the moment a serving process gets
 SIGTERM, so every probe after that is 503 or finds the server closed, never 204 (with several
@@ -29,7 +30,7 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.e2e.servers import Served, free_port, served
+from tests.e2e.servers import Served, free_port, http_get, served
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -173,9 +174,14 @@ def probe_until_closed(proc: Served, open_connections: list[socket.socket]) -> l
     return seen
 
 
-@pytest.mark.parametrize("setup", list(SETUPS))
-def test_after_sigterm_ready_is_503_or_closed_while_the_in_flight_request_finishes(
-    setup: str, tmp_path: pathlib.Path
+STOPS = [(setup, "SIGTERM") for setup in SETUPS] + [
+    (setup, "exit()") for setup, row in SETUPS.items() if row.ours
+]
+
+
+@pytest.mark.parametrize(("setup", "stop"), STOPS)
+def test_once_asked_to_stop_ready_is_503_or_closed_while_the_in_flight_request_finishes(
+    setup: str, stop: str, tmp_path: pathlib.Path
 ) -> None:
     args, workers, ours, exit_status, new_connection, ready_in_drain = SETUPS[setup]
     port = free_port()
@@ -192,7 +198,10 @@ def test_after_sigterm_ready_is_503_or_closed_while_the_in_flight_request_finish
         in_flight = InFlight(port)
         in_flight.start()
         assert proc.wait_for_lines("request.slow", 1), proc.output()
-        proc.process.send_signal(signal.SIGTERM)
+        if stop == "SIGTERM":
+            proc.process.send_signal(signal.SIGTERM)
+        else:  # app.exit() in a request handler, in one of the workers
+            assert http_get(port, "/exit")[0] == 200, proc.output()
         if ours and workers > 1:  # the master forwards SIGTERM: wait until every worker has it
             assert wait_for_drain_lines(proc, workers) == workers, proc.output()
         seen = probe_until_closed(proc, open_connections)
@@ -202,7 +211,7 @@ def test_after_sigterm_ready_is_503_or_closed_while_the_in_flight_request_finish
         output = proc.output()
         for sock in open_connections:
             sock.close()
-    report = f"{setup}: /ready after SIGTERM: {seen}\n{output}"
+    report = f"{setup}: /ready after {stop}: {seen}\n{output}"
     assert seen[-2] in {"keep-alive closed", "keep-alive reset"}, report
     assert seen[-1] == f"new {new_connection}", report
     if ours:
