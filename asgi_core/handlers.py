@@ -73,6 +73,9 @@ _INTERNAL_ERROR = AsgiResponse(
 )
 
 
+_SEND = AsgiResponse.__call__
+
+
 class HandlerApp:
     """The ASGI app made by ``@get`` / ``@post``; ``handler`` is the decorated function."""
 
@@ -121,16 +124,12 @@ class HandlerApp:
         if scope.get("method") not in self.route_info.methods:
             await AsgiResponse(b"Method Not Allowed", 405, self._allow)(scope, receive, send)
             return
-        if self._takes_request:
-            request = Request(scope, receive, max_body_size=self.max_body_size)
-            response = await self._respond(scope, request)
-        else:
-            response = await self._respond(scope, None)
-        if response is not None:
-            await response(scope, receive, send)
-
-    async def _respond(self, scope: Scope, request: Request | None) -> AsgiResponse | None:
-        try:
+        request = (
+            Request(scope, receive, max_body_size=self.max_body_size)
+            if self._takes_request
+            else None
+        )
+        try:  # one frame for the whole request: no helper coroutine
             if request is None:
                 response = await self.handler()
             else:
@@ -140,11 +139,10 @@ class HandlerApp:
                     f"handler {self.__name__} returned {response!r}; it must return an "
                     "AsgiResponse, e.g. JSONResponse(data) or AsgiResponse(b'...')"
                 )
-            return response
         except BodyRefused as reply:
-            return reply.response
+            response = reply.response
         except ClientDisconnected:
-            return None
+            return
         except Exception as exc:
             import logging
 
@@ -155,7 +153,13 @@ class HandlerApp:
                 scope.get("path"),  # may be missing: reporting must not raise
                 exc_info=exc,
             )
-            return _INTERNAL_ERROR
+            response = _INTERNAL_ERROR
+        if type(response).__call__ is not _SEND:  # a subclass that sends its own way
+            await response(scope, receive, send)
+            return
+        start, body = response.messages(scope)
+        await send(start)
+        await send(body)
 
 
 def _decorator(

@@ -94,7 +94,9 @@ async def run_bounded(
         return await _trio_bounded(step, timeout, shield)
     if timeout is None:
         return await step()
-    return await _asyncio_bounded(step, timeout)
+    # the loop's one watchdog timer (_watchdog.py), not a timer per call: this bounds every
+    # health probe and every message the test client waits for
+    return await _watched(step, timeout)
 
 
 async def _trio_bounded(step: Callable[[], Awaitable[T]], timeout: float | None, shield: bool) -> T:
@@ -105,12 +107,6 @@ async def _trio_bounded(step: Callable[[], Awaitable[T]], timeout: float | None,
             scope.deadline = trio.current_time() + timeout
         return await step()
     raise DeadlineExceeded(timeout)
-
-
-async def _asyncio_bounded(step: Callable[[], Awaitable[T]], timeout: float) -> T:
-    # the loop's one watchdog timer (_watchdog.py), not a timer per call: this bounds every
-    # health probe and every message the test client waits for
-    return await _watched(step, timeout)
 
 
 # -- events and detached tasks (the mailbox and the task group are in _tasks.py) ------------------

@@ -30,6 +30,7 @@ is no callback to re-arm). After a cancelled step, the next steps run in a fresh
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
@@ -105,10 +106,14 @@ class _Dog:
     so a lifespan cycle costs no timer at all while the one armed is still ahead of it.
     """
 
-    __slots__ = ("at", "handle", "loop", "watches")
+    __slots__ = ("at", "clock", "handle", "loop", "watches")
 
     def __init__(self, loop: Any) -> None:
         self.loop = loop
+        # asyncio's own loop.time() is time.monotonic() behind a Python frame: skip the frame
+        base = getattr(sys.modules.get("asyncio"), "BaseEventLoop", None)
+        plain = base is not None and getattr(type(loop), "time", None) is base.time
+        self.clock: Callable[[], float] = time.monotonic if plain else loop.time
         self.watches: dict[int, _Watch] = {}
         self.handle: Any = None
         self.at = _INF
@@ -122,7 +127,7 @@ class _Dog:
     def _check(self) -> None:
         self.handle = None
         self.at = _INF
-        now = self.loop.time()
+        now = self.clock()
         upcoming = _INF
         for watch in list(self.watches.values()):
             deadline = watch.started + watch.timeout
@@ -148,10 +153,11 @@ def _dog_for(loop: Any) -> _Dog:
 class _Watch:
     """One asyncio phase under its loop's ``_Dog``: cancels the current step once it overran."""
 
-    __slots__ = ("cancel", "cancelling", "dog", "fired", "started", "task", "timeout")
+    __slots__ = ("cancel", "cancelling", "clock", "dog", "fired", "started", "task", "timeout")
 
     def __init__(self, loop: Any, task: Any, timeout: float, cancel: Callable[[], object]) -> None:
         self.dog = dog = _dog_for(loop)
+        self.clock = dog.clock
         self.task = task
         self.timeout = timeout
         self.cancel = cancel
@@ -167,7 +173,7 @@ class _Watch:
             self.started = _INF
             return
         dog = self.dog
-        self.started = now = dog.loop.time()
+        self.started = now = self.clock()
         if now + self.timeout < dog.at:
             dog.arm(now + self.timeout)
 
@@ -205,8 +211,13 @@ async def _asyncio_steps(
         watch = _Watch(asyncio.get_running_loop(), task, timeout, task.cancel)
     try:
         for step in steps:
-            if watch is not None:
-                watch.begin(step.timed)
+            if watch is not None:  # watch.begin(step.timed), written out: it runs per hook
+                if step.timed:
+                    watch.started = now = watch.clock()
+                    if now + watch.timeout < watch.dog.at:
+                        watch.dog.arm(now + watch.timeout)
+                else:
+                    watch.started = _INF
             try:
                 await step.call()
             except asyncio.CancelledError as exc:
