@@ -40,8 +40,7 @@ import functools
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from asgi_core._concurrency import DeadlineExceeded
-from asgi_core._concurrency._watchdog import run_steps
+from asgi_core._concurrency import DeadlineExceeded, watchdog
 from asgi_core._hooks import Hooks, describe
 from asgi_core.exceptions import HookError, HookTimeoutError
 
@@ -155,7 +154,8 @@ class Lifecycle:
             return False
 
         try:
-            await run_steps(self._startup_steps(), self._timeouts["startup"], stop_at)
+            steps = self._startup_steps()
+            await watchdog().run_steps(steps, self._timeouts["startup"], stop_at)
         except BaseException as error:  # cancelled or interrupted: undo, then let it through
             await self._cleanup(error)
             raise
@@ -272,7 +272,7 @@ class Lifecycle:
 
         try:
             # shielded: an interruption lets every step run, then goes on
-            await run_steps(
+            await watchdog().run_steps(
                 self._shutdown_steps(error), self._timeouts["shutdown"], keep_going, shield=True
             )
         finally:

@@ -26,6 +26,7 @@ __all__ = [
     "new_event",
     "run_bounded",
     "spawn_detached",
+    "watchdog",
 ]
 
 T = TypeVar("T")
@@ -96,7 +97,7 @@ async def run_bounded(
         return await step()
     # the loop's one watchdog timer (_watchdog.py), not a timer per call: this bounds every
     # health probe and every message the test client waits for
-    return await _watched(step, timeout)
+    return await (_WATCHDOG or watchdog()).watched(step, timeout)  # type: ignore[no-any-return]
 
 
 async def _trio_bounded(step: Callable[[], Awaitable[T]], timeout: float | None, shield: bool) -> T:
@@ -185,5 +186,18 @@ def is_cancellation(error: BaseException) -> bool:
     return split is not None and isinstance(error, BaseException) and split(kind)[1] is None
 
 
-# at the end: _watchdog reads DeadlineExceeded and current_library from this module
-from asgi_core._concurrency._watchdog import watched as _watched  # noqa: E402
+_WATCHDOG: Any = None  # _watchdog.py once the first time limit needed it
+
+
+def watchdog() -> Any:
+    """``_watchdog.py`` (``run_steps``, ``watched``), loaded by the first time limit.
+
+    Not by ``import asgi_core``: it is the biggest part of this package, and an app that is
+    imported but never served (a CLI, a test collecting) never needs it.
+    """
+    global _WATCHDOG
+    if _WATCHDOG is None:
+        from asgi_core._concurrency import _watchdog
+
+        _WATCHDOG = _watchdog
+    return _WATCHDOG
