@@ -80,36 +80,45 @@ class _Driver:
         self._failures: list[Failure] = []
 
     async def run(self) -> None:
-        async with self.lifecycle:
+        lifecycle = self.lifecycle
+        machine = self.machine
+        try:
             try:
-                event = None
-                while self.machine.phase not in (Phase.STOPPED, Phase.FAILED):
+                event: Input | None = None
+                while machine.phase is not Phase.STOPPED and machine.phase is not Phase.FAILED:
                     if event is None:
                         event = _input_from(await self.receive())
-                    event = await self._perform(self.machine.handle(event))
+                    action = machine.handle(event)
+                    # the two steps and the two replies of every run, written out (one frame
+                    # each less per cycle); the failure replies in _fail
+                    if action is Action.RUN_STARTUP:
+                        failure = await lifecycle.startup()
+                        if failure is None:
+                            event = Input.HOOKS_DONE
+                        else:
+                            self._failures = [failure]
+                            event = Input.HOOKS_RAISED
+                    elif action is Action.RUN_SHUTDOWN:
+                        self._failures = await lifecycle.shutdown()
+                        event = Input.HOOKS_RAISED if self._failures else Input.HOOKS_DONE
+                    elif action is Action.SEND_STARTUP_COMPLETE:
+                        if self.state is not None:
+                            self.state.update(lifecycle.state)
+                        event = None
+                        await self.send({"type": "lifespan.startup.complete"})
+                    elif action is Action.SEND_SHUTDOWN_COMPLETE:
+                        event = None
+                        await self.send({"type": "lifespan.shutdown.complete"})
+                    else:
+                        await self._fail(action)
             except BaseException:
                 await self._cleanup_after_abort()
                 raise
+        finally:
+            await lifecycle.close()
 
-    async def _perform(self, action: Action) -> Input | None:
-        """Do what ``action`` says; return the next input, or None to wait for a message."""
-        if action is Action.RUN_STARTUP:
-            failure = await self.lifecycle.startup()
-            if failure is None:
-                return Input.HOOKS_DONE
-            self._failures = [failure]
-            return Input.HOOKS_RAISED
-        if action is Action.RUN_SHUTDOWN:
-            self._failures = await self.lifecycle.shutdown()
-            return Input.HOOKS_RAISED if self._failures else Input.HOOKS_DONE
-        if action is Action.SEND_STARTUP_COMPLETE:
-            if self.state is not None:
-                self.state.update(self.lifecycle.state)
-            await self.send({"type": "lifespan.startup.complete"})
-            return None
-        if action is Action.SEND_SHUTDOWN_COMPLETE:
-            await self.send({"type": "lifespan.shutdown.complete"})
-            return None
+    async def _fail(self, action: Action) -> None:
+        """Send ``*.failed`` with the report, then raise what failed."""
         stage = "startup" if action is Action.SEND_STARTUP_FAILED else "shutdown"
         report = format_failures(stage, self._failures)
         try:
