@@ -252,11 +252,14 @@ ScopeMaker = Callable[[bool, float | None], tuple[Any, Begin, Callable[[], None]
 
 
 async def watched(call: Callable[[], Awaitable[T]], timeout: float) -> T:
-    """On asyncio: ``await call()``, ``DeadlineExceeded`` after ``timeout`` s (the loop's timer)."""
-    import asyncio
+    """On asyncio: ``await call()``, ``DeadlineExceeded`` after ``timeout`` s (the loop's timer).
 
+    This bounds every health probe: asyncio is read from ``sys.modules`` (it runs us, so it is
+    there), cheaper than an import statement per call.
+    """
+    asyncio = sys.modules["asyncio"]
     task = asyncio.current_task()
-    watch = _Watch(asyncio.get_running_loop(), task, timeout, task.cancel)  # type: ignore[union-attr]
+    watch = _Watch(asyncio.get_running_loop(), task, timeout, task.cancel)
     try:
         watch.begin(True)
         result = await call()
