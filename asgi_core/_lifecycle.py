@@ -48,9 +48,12 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
     from asgi_core._held import Held
-    from asgi_core._hooks import HookCaller
+    from asgi_core._hooks import Hook, HookCaller
 
 __all__ = ["Failure", "Lifecycle", "error_for", "format_failures"]
+
+
+_NO_OPTIONS: Mapping[str, object] = {}  # the hooks after on_startup get no run options
 
 
 class Step(NamedTuple):
@@ -178,19 +181,13 @@ class Lifecycle:
     def _startup_steps(self) -> Iterator[Step]:
         if self._lifespan is not None:
             yield Step(self._enter_lifespan, "lifespan context", self._lifespan, suffix=" (enter)")
-        call = self._caller.step
-        options = self._options
-        for hook in self._hooks.on_startup:
-            kind = "on_startup hook"
-            yield Step(call(hook, options, kind), kind, hook)
+        yield from self._hook_steps(self._hooks.on_startup, "on_startup hook", self._options)
         brokers = list(self._brokers())
         self.brokers_fixed = True
         for label, broker in zip(_labels(brokers), brokers, strict=True):
             start = functools.partial(self._start_broker, label, broker)
             yield Step(start, "broker.start() of", label)
-        for hook in self._hooks.after_startup:
-            kind = "after_startup hook"
-            yield Step(call(hook, _NO_OPTIONS, kind), kind, hook)
+        yield from self._hook_steps(self._hooks.after_startup, "after_startup hook")
         if self._mounted is not None:
             yield Step(self._enter_mounted, "lifespans of mounted apps (startup)", timed=False)
 
@@ -199,22 +196,42 @@ class Lifecycle:
         if self._mounted_held is not None:
             exit_mounted = functools.partial(self._mounted_held.exit, error)
             yield Step(exit_mounted, "lifespans of mounted apps (shutdown)", timed=False)
-        call = self._caller.step
-        for hook in self._hooks.on_shutdown if hooks else ():
-            kind = "on_shutdown hook"
-            yield Step(call(hook, _NO_OPTIONS, kind), kind, hook)
+        if hooks:
+            yield from self._hook_steps(self._hooks.on_shutdown, "on_shutdown hook")
         if self._started_brokers:
             from asgi_core._brokers import broker_closer  # loaded with the first broker
 
             for label, broker in reversed(self._started_brokers):
                 closer = broker_closer(broker)
                 yield Step(closer, f"broker.{closer.__name__}() of", label)
-        for hook in self._hooks.after_shutdown if hooks else ():
-            kind = "after_shutdown hook"
-            yield Step(call(hook, _NO_OPTIONS, kind), kind, hook)
+        if hooks:
+            yield from self._hook_steps(self._hooks.after_shutdown, "after_shutdown hook")
         if self._lifespan_held is not None:
             exit_lifespan = functools.partial(self._lifespan_held.exit, error)
             yield Step(exit_lifespan, "lifespan context", self._lifespan, suffix=" (exit)")
+
+    def _hook_steps(
+        self, hooks: list[Hook], kind: str, options: Mapping[str, object] = _NO_OPTIONS
+    ) -> Iterator[Step]:
+        """The steps calling ``hooks``; a hook that is its own step is reused from cycle to cycle.
+
+        (An ``async def`` without parameters: its step is the same whatever the run, and
+        building it anew for each hook of each lifespan cycle cost more than the hook.)
+        """
+        reused = _OWN_STEPS[kind]
+        make = self._caller.step
+        for hook in hooks:
+            found = reused.get(id(hook))
+            if found is not None and found.subject is hook:
+                yield found
+                continue
+            call = make(hook, options, kind)
+            step = Step(call, kind, hook)
+            if call is hook:
+                if len(reused) >= _OWN_STEPS_SIZE:
+                    reused.clear()
+                reused[id(hook)] = step  # it holds the hook: the id is not reused meanwhile
+            yield step
 
     async def _enter_lifespan(self) -> None:
         assert self._lifespan is not None  # only yielded as a step when there is one
@@ -281,7 +298,9 @@ class Lifecycle:
         return failures
 
 
-_NO_OPTIONS: Mapping[str, object] = {}  # the hooks after on_startup get no run options
+_OWN_STEPS_SIZE = 1024  # per stage; then it starts over (hooks are few, this is a bound)
+_STAGES = ("on_startup", "after_startup", "on_shutdown", "after_shutdown")
+_OWN_STEPS: dict[str, dict[int, Step]] = {f"{stage} hook": {} for stage in _STAGES}
 
 
 def _labels(brokers: list[object]) -> list[str]:

@@ -200,8 +200,7 @@ async def _asyncio_steps(
     shield: bool,
     deadline_exceeded: type[Exception],
 ) -> None:
-    import asyncio
-
+    asyncio = sys.modules["asyncio"]  # it runs us: no import statement per phase
     interrupted: BaseException | None = None
     if timeout is None:
         watch = None
@@ -209,13 +208,14 @@ async def _asyncio_steps(
         task = asyncio.current_task()
         assert task is not None  # awaited by a task
         watch = _Watch(asyncio.get_running_loop(), task, timeout, task.cancel)
+        dog, clock, limit = watch.dog, watch.clock, watch.timeout
     try:
         for step in steps:
             if watch is not None:  # watch.begin(step.timed), written out: it runs per hook
                 if step.timed:
-                    watch.started = now = watch.clock()
-                    if now + watch.timeout < watch.dog.at:
-                        watch.dog.arm(now + watch.timeout)
+                    watch.started = now = clock()
+                    if now + limit < dog.at:
+                        dog.arm(now + limit)
                 else:
                     watch.started = _INF
             try:
