@@ -274,3 +274,38 @@ def test_handlers_any_body_is_answered_200_or_400_never_500(body: bytes) -> None
         assert response.status_code in (200, 400), (body, response)
 
     anyio.run(post, backend="asyncio")
+
+
+class _Streamed(AsgiResponse):
+    """A response subclass that sends its own way (two body chunks)."""
+
+    __slots__ = ()
+
+    async def __call__(self, scope: Scope, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"b", "more_body": False})  # type: ignore[operator]
+
+
+async def test_handlers_a_response_subclass_with_its_own_call_sends_its_own_way() -> None:
+    @get
+    async def streamed(request: Request) -> AsgiResponse:
+        return _Streamed(b"")
+
+    response = await Client(streamed).get("/")
+    assert response.status_code == 200 and response.body == b"ab"
+
+
+async def test_handlers_takes_request_false_calls_the_handler_with_nothing() -> None:
+    calls: list[tuple[object, ...]] = []
+
+    async def probe(*args: object) -> AsgiResponse:
+        calls.append(args)
+        return AsgiResponse(b"", 204)
+
+    app = HandlerApp(probe, ("GET",), takes_request=False)
+    response = await Client(app).get("/")
+    assert response.status_code == 204 and calls == [()]
+    # the method check and the HEAD rule still apply
+    assert (await Client(app).post("/")).status_code == 405
+    assert calls == [()]
