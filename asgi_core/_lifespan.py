@@ -45,13 +45,13 @@ _INPUTS = {"lifespan.startup": Input.STARTUP, "lifespan.shutdown": Input.SHUTDOW
 
 
 def _input_from(message: object) -> Input:
-    if not isinstance(message, Mapping):
+    if type(message) is not dict and not isinstance(message, Mapping):  # dict: no ABC check
         raise MessageError(
             f"receive() returned {message!r} on a lifespan scope; expected a dict such as "
             "{'type': 'lifespan.startup'}"
         )
     kind = message.get("type")
-    event = _INPUTS.get(kind) if isinstance(kind, str) else None
+    event = _INPUTS.get(kind) if type(kind) is str or isinstance(kind, str) else None
     if event is None:
         raise MessageError(
             f"received a message of type {kind!r} on a lifespan scope; expected "
