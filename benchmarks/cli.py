@@ -186,12 +186,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(block)
     if not rows:
         return 0
+    save_rows(output / "results" / "latest.json", rows, meta)  # first: a run is never lost
     if not args.no_chart:
         from benchmarks.chart import draw
 
-        draw(rows, output / "ratios.png")
-        meta["chart"] = "ratios.png"
-    save_rows(output / "results" / "latest.json", rows, meta)
+        try:
+            draw(rows, output / "ratios.png")
+        except ImportError as exc:  # the bench extra without matplotlib: the table still counts
+            print(
+                f"no chart ({exc}): install matplotlib (pip install -e '.[bench]'), then "
+                f"python -m benchmarks --from-json {output / 'results' / 'latest.json'}",
+                file=sys.stderr,
+            )
+        else:
+            meta["chart"] = "ratios.png"
+            save_rows(output / "results" / "latest.json", rows, meta)
     block = render(rows, meta)
     update_readme(output / "README.md", block)
     print(block)
