@@ -230,13 +230,13 @@ def convert(value: object, annotation: object, *, hook: str, option: str) -> obj
     A wrapper, so that ``_convert.py`` loads with the first option converted, not with
     ``import asgi_core`` (cli.py and _serving.py import it from here).
     """
-    from asgi_core import _convert
+    import asgi_core._convert as _convert
 
     return _convert.convert(value, annotation, hook=hook, option=option)
 
 
 def _type_name(annotation: object) -> str:
-    from asgi_core import _convert  # only for an error message
+    import asgi_core._convert as _convert  # only for an error message
 
     return _convert.type_name(annotation)
 

@@ -34,7 +34,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
-from asgi_core._concurrency import DeadlineExceeded, current_library
+from asgi_core._concurrency._library import DeadlineExceeded, current_library
 
 __all__ = ["TimedStep", "run_steps", "watched"]
 
