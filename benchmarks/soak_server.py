@@ -8,31 +8,18 @@ than queued. The app writes the id of each ``/slow`` request it starts to ``star
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.fixtures import MISS_PATH
 from benchmarks.soak_apps import STARTED_LOG_ENV
+from benchmarks.wire import wait_ready
 
 __all__ = ["Server", "serve"]
-
-
-def _status(port: int, path: str) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
 
 
 @dataclass
@@ -73,17 +60,7 @@ def serve(factory: str, name: str, cwd: Path, work: Path) -> Iterator[Server]:
         )
     # The harness's copy is closed: once the server stops listening, connects are refused.
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}: {log.read_text()}")
-            try:
-                _status(port, MISS_PATH)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} not ready after 30 s: {log.read_text()}") from None
-                time.sleep(0.1)
+        wait_ready(process, port, name, log)
         yield Server(name, port, process, started_log)
     finally:
         if process.poll() is None:

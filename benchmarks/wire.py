@@ -110,7 +110,8 @@ def _free_port() -> int:
         return port
 
 
-def _status(port: int, path: str) -> int:
+def http_status(port: int, path: str) -> int:
+    """The status of one GET to ``path`` on 127.0.0.1:``port``."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
         connection.request("GET", path)
@@ -119,6 +120,21 @@ def _status(port: int, path: str) -> int:
         return response.status
     finally:
         connection.close()
+
+
+def wait_ready(process: subprocess.Popen[bytes], port: int, name: str, log: Path) -> None:
+    """Wait until the server on ``port`` answers (30 s at most); its log in the error if not."""
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}: {log.read_text()}")
+        try:
+            http_status(port, MISS_PATH)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} not ready after 30 s: {log.read_text()}") from None
+            time.sleep(0.1)
 
 
 def case_name(path: str, figure: str, stack: str) -> str:
@@ -148,19 +164,7 @@ def _server(name: str, stack: str, cwd: Path, log: Path) -> Iterator[int]:
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{factory} exited with {process.returncode}: {log.read_text()}")
-            try:
-                _status(port, MISS_PATH)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"{factory} not ready after 30 s: {log.read_text()}"
-                    ) from None
-                time.sleep(0.1)
+        wait_ready(process, port, factory, log)
         yield port
     finally:
         process.terminate()
@@ -259,7 +263,7 @@ def run_wire(
         live: list[Key] = []
         for path, (target, expected) in PATHS.items():
             for (stack, name), port in ports.items():
-                status = _status(port, target)
+                status = http_status(port, target)
                 if status != expected:
                     problems[(stack, path, name)] = (
                         f"pending: GET {target} answered {status}, not {expected}"
