@@ -17,11 +17,20 @@ Rules:
 
 How it works: ``Routes.resolve(scope)`` applies all of these rules in one call and returns the
 app and its scope, or None for the caller's not-found answer. ``Routes`` is the public list of
-``(path, app)`` pairs. Each mutation checks what
-it adds and drops the index; the next lookup rebuilds it as a dict from normalised path to the
-first pair registered there. A lookup cuts the route path to the depth of the deepest mount, then
-back one segment at a time down to the root mount: at most one dict lookup per segment of the
-deepest mount, plus one, however many routes there are and however long the path is.
+``(path, app)`` pairs. Each mutation checks what it adds and drops the index; the next lookup
+rebuilds it as a dict from normalised path to the first pair registered there. A lookup cuts the
+route path to the depth of the deepest mount, then back one segment at a time down to the root
+mount: at most one dict lookup per segment of the deepest mount, plus one, however many routes
+there are and however long the path is.
+
+The per-request fast path (``AsgiFastStream.__call__``) reads ``Routes.hits``, the answers
+``resolve`` worked out before: ``hits[root_path][path]`` is ``(app, child root_path)`` or None
+(not found), so a repeated request costs two dict lookups and a scope copy. Only a ``str``
+``path`` and ``root_path`` that ``resolve`` checked are keys, so a key that is found was checked;
+an answer whose child ``path`` differs from the request's (a ``root_path`` the server did not put
+in front of ``path``) is not kept there, and neither is a path or root path longer than
+``_MEMO_KEY_LENGTH``. At most ``_MEMO_SIZE`` paths per root path and ``_MEMO_ROOTS`` root paths
+are kept (then that table starts over); every mutation replaces ``hits`` with an empty dict.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ __all__ = ["Routes", "normalize_mount_path", "route_path"]
 Route = tuple[str, ASGIApp]
 _MEMO_SIZE = 1024
 _MEMO_KEY_LENGTH = 256  # longer paths are looked up every time: junk paths can't pin memory
+_MEMO_ROOTS = 4  # distinct root paths in ``hits`` (one per deployment, in practice)
+Hit = tuple[ASGIApp, str]  # the app and the root_path of its child scope
 
 
 def normalize_mount_path(path: object) -> str:
@@ -67,14 +78,18 @@ class Routes(list[Route]):
     _memo: dict[str, Route | None] | None = None
     _depth = 0  # the most '/' any indexed mount path has
 
+    hits: dict[str, dict[str, Hit | None]]
+    """``hits[root_path][path]``: what ``resolve`` answered for a checked scope (module doc)."""
+
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         super().__init__(_checked(route) for route in routes)
+        self.hits = {}
 
     def resolve(self, scope: Scope) -> tuple[ASGIApp, dict[str, Any]] | None:
         """The app mounted for an ``http``/``websocket`` scope and the child scope it gets.
 
-        None if no mount matches (the caller answers not found). This is the per-request path,
-        so the memo read is written out here rather than a call to ``lookup``.
+        None if no mount matches (the caller answers not found). The answer is kept in
+        ``hits`` when the child's ``path`` is the request's.
         """
         path = scope.get("path")
         root_path = scope.get("root_path", "")
@@ -85,29 +100,43 @@ class Routes(list[Route]):
                     f"{scope['type']} scopes need 'path' and 'root_path' as str, "
                     f"not {path!r} and {root_path!r}",
                 )
+            keep = False  # a str subclass: answered, not kept (keys are plain str)
+        else:
+            keep = len(path) <= _MEMO_KEY_LENGTH and len(root_path) <= _MEMO_KEY_LENGTH
         if root_path:
-            root_path = root_path.rstrip("/")
-            path = route_path(path, root_path)
-            try:
-                found = self._memo[path]  # type: ignore[index]
-            except (KeyError, TypeError):
-                found = self.lookup(path)
+            root = root_path.rstrip("/")
+            below = route_path(path, root)
+            found = self.lookup(below)
             if found is None:
+                if keep:
+                    self._keep(root_path, path, None)
                 return None
             # copy, then set: cheaper than {**scope, ...}, which hashes every key twice
             child = dict(scope)
-            child["root_path"] = root_path + found[0]
-            child["path"] = root_path + path
+            child["root_path"] = root + found[0]
+            child["path"] = full = root + below
+            if keep and full == path:  # the server put root_path in front (uvicorn)
+                self._keep(root_path, path, (found[1], child["root_path"]))
             return found[1], child
-        try:
-            found = self._memo[path]  # type: ignore[index]
-        except (KeyError, TypeError):  # not memoised yet, or no memo since the last change
-            found = self.lookup(path)
+        found = self.lookup(path)
+        if keep:
+            self._keep(root_path, path, None if found is None else (found[1], found[0]))
         if found is None:
             return None
         child = dict(scope)  # no root_path: the path stays as it is, the mount is the root path
         child["root_path"] = found[0]
         return found[1], child
+
+    def _keep(self, root_path: str, path: str, hit: Hit | None) -> None:
+        hits = self.hits
+        below = hits.get(root_path)
+        if below is None:
+            if len(hits) >= _MEMO_ROOTS:
+                hits.clear()
+            below = hits[root_path] = {}
+        elif len(below) >= _MEMO_SIZE:
+            below.clear()
+        below[path] = hit
 
     def lookup(self, path: str) -> Route | None:
         """The ``(normalised mount path, app)`` matching the route path ``path``, if any.
@@ -162,22 +191,27 @@ class Routes(list[Route]):
 
     # -- every mutation goes through a check and resets the index ----------------------------
 
+    def _changed(self) -> None:
+        # a new dict rather than clear(): a copy of this list (copy.copy) shares the old one
+        self._index = self._memo = None
+        self.hits = {}
+
     def append(self, route: Route) -> None:
         super().append(_checked(route))
-        self._index = self._memo = None
+        self._changed()
 
     def extend(self, routes: Iterable[Route]) -> None:
         super().extend([_checked(route) for route in routes])
-        self._index = self._memo = None
+        self._changed()
 
     def insert(self, index: SupportsIndex, route: Route) -> None:
         super().insert(index, _checked(route))
-        self._index = self._memo = None
+        self._changed()
 
     def __setitem__(self, key: Any, value: Any) -> None:
         checked = [_checked(r) for r in value] if isinstance(key, slice) else _checked(value)
         super().__setitem__(key, checked)
-        self._index = self._memo = None
+        self._changed()
 
     def __iadd__(self, routes: Iterable[Route]) -> Routes:  # type: ignore[override, misc]
         self.extend(routes)
@@ -185,32 +219,32 @@ class Routes(list[Route]):
 
     def __delitem__(self, key: SupportsIndex | slice) -> None:
         super().__delitem__(key)
-        self._index = self._memo = None
+        self._changed()
 
     def __imul__(self, count: SupportsIndex) -> Routes:
         super().__imul__(count)
-        self._index = self._memo = None
+        self._changed()
         return self
 
     def pop(self, index: SupportsIndex = -1) -> Route:
-        self._index = self._memo = None
+        self._changed()
         return super().pop(index)
 
     def remove(self, route: Route) -> None:
         super().remove(route)
-        self._index = self._memo = None
+        self._changed()
 
     def clear(self) -> None:
         super().clear()
-        self._index = self._memo = None
+        self._changed()
 
     def sort(self, *args: Any, **kwargs: Any) -> None:
         super().sort(*args, **kwargs)
-        self._index = self._memo = None
+        self._changed()
 
     def reverse(self) -> None:
         super().reverse()
-        self._index = self._memo = None
+        self._changed()
 
 
 def route_path(path: str, root_path: str) -> str:
