@@ -30,7 +30,8 @@ The per-request fast path (``AsgiFastStream.__call__``) reads ``Routes.hits``, t
 an answer whose child ``path`` differs from the request's (a ``root_path`` the server did not put
 in front of ``path``) is not kept there, and neither is a path or root path longer than
 ``_MEMO_KEY_LENGTH``. At most ``_MEMO_SIZE`` paths per root path and ``_MEMO_ROOTS`` root paths
-are kept (then that table starts over); every mutation replaces ``hits`` with an empty dict.
+are kept (then that table starts over). ``hits`` is one dict for the life of the list, emptied
+by every mutation, so the app can hold it; a copy of the list gets a dict of its own.
 """
 
 from __future__ import annotations
@@ -192,9 +193,11 @@ class Routes(list[Route]):
     # -- every mutation goes through a check and resets the index ----------------------------
 
     def _changed(self) -> None:
-        # a new dict rather than clear(): a copy of this list (copy.copy) shares the old one
         self._index = self._memo = None
-        self.hits = {}
+        self.hits.clear()  # in place: AsgiFastStream holds this dict
+
+    def __copy__(self) -> Routes:
+        return Routes(self)  # not the default copy, which would share ``hits`` with this list
 
     def append(self, route: Route) -> None:
         super().append(_checked(route))

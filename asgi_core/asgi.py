@@ -104,6 +104,7 @@ class AsgiFastStream(Application):
             shutdown_timeout=shutdown_timeout,
         )
         self._routes = Routes(asgi_routes)
+        self._hits = self._routes.hits  # per request: one attribute, not two (it stays the same)
         # A subclass that overrides not_found gets it called; otherwise misses skip the frame.
         self._custom_not_found = type(self).not_found is not AsgiFastStream.not_found
         self.asyncapi_path = asyncapi_path
@@ -121,6 +122,7 @@ class AsgiFastStream(Application):
     @routes.setter
     def routes(self, routes: Iterable[tuple[str, ASGIApp]]) -> None:
         self._routes = Routes(routes)
+        self._hits = self._routes.hits
 
     def mount(self, path: str, route: ASGIApp) -> None:
         """Serve ``route`` at ``path`` and below it (``/api`` serves ``/api/x``, not ``/apix``)."""
@@ -208,7 +210,7 @@ class AsgiFastStream(Application):
             raise scope_error(scope, "an ASGI scope must be a dict with a 'type' key") from None
         if kind == "http" or kind == "websocket":
             try:  # a key found was a str checked by resolve; anything else misses to resolve
-                hit = self._routes.hits[scope["root_path"]][scope["path"]]
+                hit = self._hits[scope["root_path"]][scope["path"]]
             except (KeyError, TypeError):
                 resolved = self._routes.resolve(scope)  # checks path and root_path, keeps it
                 if resolved is not None:
@@ -225,6 +227,10 @@ class AsgiFastStream(Application):
             # else the prebuilt answer's fresh messages (and a fresh header list) sent from
             # here, no call frame of their own
             elif kind == "http":  # _HTTP_NOT_FOUND.messages(scope), written out
+                try:
+                    head = scope["method"] == "HEAD"
+                except KeyError:  # required by the spec; without it, answer as for GET
+                    head = False
                 await send(
                     {
                         "type": "http.response.start",
@@ -232,13 +238,8 @@ class AsgiFastStream(Application):
                         "headers": [_NOT_FOUND_TYPE, _NOT_FOUND_LENGTH],
                     }
                 )
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": b"" if scope.get("method") == "HEAD" else _NOT_FOUND_BODY,
-                        "more_body": False,
-                    }
-                )
+                # more_body left out: False is its default (ASGI spec)
+                await send({"type": "http.response.body", "body": b"" if head else _NOT_FOUND_BODY})
             else:  # _WEBSOCKET_NOT_FOUND.message()
                 await send({"type": "websocket.close", "code": 1000, "reason": NOT_FOUND_MESSAGE})
         elif kind == "lifespan":

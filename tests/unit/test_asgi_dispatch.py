@@ -187,3 +187,15 @@ def test_asgi_dispatch_a_copied_route_list_keeps_its_answers_apart() -> None:
     clone.resolve(http_scope("/api/x"))
     assert routes.hits[""]["/api/x"] == (original_app, "/api")
     assert clone.hits[""]["/api/x"] == (other_app, "/api")
+
+
+async def test_asgi_dispatch_a_miss_without_a_method_is_answered_as_for_get() -> None:
+    app = AsgiFastStream()
+    scope = http_scope("/nope")
+    del scope["method"]
+    start, body = await call(app, scope)
+    assert start["status"] == 404
+    assert body == {
+        "type": "http.response.body",
+        "body": b"App doesn't support regular HTTP protocol.",
+    }
