@@ -20,7 +20,14 @@ from typing import Any
 
 from asgi_core.exceptions import ConfigError
 
-__all__ = ["BrokerList", "broker_closer", "checked_broker", "labels", "several_brokers_error"]
+__all__ = [
+    "BrokerList",
+    "broker_closer",
+    "checked_broker",
+    "label",
+    "labels",
+    "several_brokers_error",
+]
 
 
 def broker_closer(broker: object) -> Callable[[], Awaitable[object]]:
@@ -65,21 +72,28 @@ def several_brokers_error(call: str, parameter: str, value: object) -> ConfigErr
     )
 
 
+def label(broker: object, n: int, of: int) -> str:
+    """Broker ``n`` of ``of``'s name in messages: its class, numbered when there are several."""
+    name = type(broker).__name__
+    return name if of == 1 else f"{name} #{n}"
+
+
 def labels(brokers: list[Any]) -> list[str]:
-    """Each broker's name in messages: the class, numbered from 1 when there are several."""
-    if len(brokers) == 1:
-        return [type(brokers[0]).__name__]
-    return [f"{type(broker).__name__} #{n}" for n, broker in enumerate(brokers, 1)]
+    """Each broker's name in messages (``label``)."""
+    return [label(broker, n, len(brokers)) for n, broker in enumerate(brokers, 1)]
 
 
 class BrokerList:
     """The ordered brokers of one application, each object at most once."""
 
-    __slots__ = ("items",)
+    __slots__ = ("items", "memo")
 
     def __init__(self, first: object | None) -> None:
         checked_broker(first)
         self.items: list[Any] = [] if first is None else [first]
+        # per broker (by id), the lifecycle steps that start and close it (_lifecycle.py);
+        # every change of the list drops it, as a broker's place is in its steps' names
+        self.memo: dict[int, tuple[Any, ...]] = {}
 
     def add(self, broker: object, owner: object) -> None:
         """Append ``broker``; ``ConfigError`` if ``owner`` has it already."""
@@ -93,6 +107,7 @@ class BrokerList:
                     "each broker is started and stopped once, so add it once"
                 )
         self.items.append(broker)
+        self.memo = {}
 
     def set_first(self, broker: object | None, owner: object) -> None:
         """Make ``broker`` the first one (None: remove the first); the others stay."""
@@ -105,3 +120,4 @@ class BrokerList:
                     "replaces broker #1, and a broker can be there only once"
                 )
         self.items = rest if broker is None else [broker, *rest]
+        self.memo = {}

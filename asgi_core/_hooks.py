@@ -27,11 +27,12 @@ from asgi_core._options import hook_kwargs
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["Hook", "HookCaller", "Hooks", "call_hook", "describe"]
+__all__ = ["STAGES", "Hook", "HookCaller", "Hooks", "call_hook", "describe"]
 
 Hook = Callable[..., Any]
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, CO_VARARGS and CO_VARKEYWORDS (inspect loads slowly)
 _COROUTINE_NO_VARARGS = _CO_COROUTINE | 0x04 | 0x08
+STAGES = ("on_startup", "after_startup", "on_shutdown", "after_shutdown")
 
 
 def describe(func: object) -> str:
@@ -50,7 +51,7 @@ def _checked(stage: str, func: object) -> Hook:
 class Hooks:
     """The four ordered hook lists of an application."""
 
-    __slots__ = ("after_shutdown", "after_startup", "on_shutdown", "on_startup")
+    __slots__ = ("after_shutdown", "after_startup", "memo", "on_shutdown", "on_startup")
 
     def __init__(
         self,
@@ -63,6 +64,8 @@ class Hooks:
         self.after_startup = [_checked("after_startup", f) for f in after_startup]
         self.on_shutdown = [_checked("on_shutdown", f) for f in on_shutdown]
         self.after_shutdown = [_checked("after_shutdown", f) for f in after_shutdown]
+        # the hooks last made into lifecycle steps, and those steps (_lifecycle.py)
+        self.memo: tuple[tuple[tuple[Hook, ...], ...], object] | None = None
 
     def add(self, stage: str, func: Hook) -> None:
         """Append ``func`` to ``stage``'s list."""
@@ -75,10 +78,11 @@ class Hooks:
         copied.after_startup = self.after_startup.copy()
         copied.on_shutdown = self.on_shutdown.copy()
         copied.after_shutdown = self.after_shutdown.copy()
+        copied.memo = None
         return copied
 
     def __len__(self) -> int:
-        return sum(len(getattr(self, stage)) for stage in self.__slots__)
+        return sum(len(getattr(self, stage)) for stage in STAGES)
 
 
 async def call_hook(func: Hook, kwargs: dict[str, object]) -> None:

@@ -36,19 +36,21 @@ during it lets the remaining steps run before it propagates.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asgi_core._concurrency import DeadlineExceeded, watchdog
-from asgi_core._hooks import Hooks, describe
+from asgi_core._hooks import STAGES, Hooks, describe
 from asgi_core.exceptions import HookError, HookTimeoutError
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
+    from types import ModuleType
 
+    from asgi_core._brokers import BrokerList
     from asgi_core._held import Held
-    from asgi_core._hooks import Hook, HookCaller
+    from asgi_core._hooks import HookCaller
 
 __all__ = ["Failure", "Lifecycle", "error_for", "format_failures"]
 
@@ -74,11 +76,14 @@ class Step(NamedTuple):
         subject = self.subject
         if subject is None:
             return self.kind
+        if isinstance(subject, _BrokerCall):  # "broker.start() of RedisBroker #2"
+            return str(subject)
         what = subject if isinstance(subject, str) else describe(subject)
         return f"{self.kind} {what}{self.suffix}"
 
 
 Mounted = Callable[[dict[str, Any]], "AbstractAsyncContextManager[Any]"]
+Steps = Sequence[Step]
 
 
 class Failure(NamedTuple):
@@ -90,13 +95,41 @@ class Failure(NamedTuple):
 
 
 class Lifecycle:
-    """The steps of one start-to-stop run, and what of them has happened."""
+    """The steps of one start-to-stop run, and what of them has happened.
+
+    Built for every lifespan cycle, so it does little work until a step needs it: the four hook
+    stages become their steps here, once (a stage of ``async def`` hooks without parameters
+    reuses the steps of the last cycle, ``_hook_steps``); brokers are read when their step comes.
+    """
+
+    __slots__ = (
+        "_brokers",
+        "_caller",
+        "_failures",
+        "_lifespan",
+        "_lifespan_held",
+        "_mounted",
+        "_mounted_held",
+        "_options",
+        "_shutdown_timeout",
+        "_started_brokers",
+        "_startup_timeout",
+        "after_shutdown",
+        "after_startup",
+        "brokers_fixed",
+        "on_shutdown",
+        "on_startup",
+        "started",
+        "starting",
+        "state",
+        "stopped",
+    )
 
     def __init__(
         self,
         *,
         hooks: Hooks,
-        brokers: Callable[[], Sequence[object]],
+        brokers: BrokerList,
         caller: HookCaller,
         lifespan: Callable[..., AbstractAsyncContextManager[Any]] | None,
         options: Mapping[str, object],
@@ -104,14 +137,19 @@ class Lifecycle:
         shutdown_timeout: float | None,
         mounted: Mounted | None = None,
     ) -> None:
-        self._hooks = hooks.copy()
+        # the hooks of this run, fixed now: later registrations wait for the next run
+        self.on_startup, self.after_startup, self.on_shutdown, self.after_shutdown = _hook_steps(
+            hooks, caller, options
+        )
         self._mounted = mounted
         self._brokers = brokers  # read when their step comes: on_startup hooks may add some
         self._caller = caller
         self._lifespan = lifespan
-        self._options = dict(options)
-        self._timeouts = {"startup": startup_timeout, "shutdown": shutdown_timeout}
-        self._started_brokers: list[tuple[str, object]] = []  # (name, broker) start() called
+        self._options = options
+        self._startup_timeout = startup_timeout
+        self._shutdown_timeout = shutdown_timeout
+        self._started_brokers: list[Step] = []  # the closing steps of the brokers started
+        self._failures: list[Failure] = []  # of the stage running (startup, or a cleanup)
         self.brokers_fixed = False  # the broker list was read and its brokers are not closed yet
         self._lifespan_held: Held | None = None
         self._mounted_held: Held | None = None
@@ -126,14 +164,23 @@ class Lifecycle:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
+    @property
+    def holds_contexts(self) -> bool:
+        """Whether a context was entered (the user lifespan, the mounted apps): ``close()`` then.
+
+        Without one, ``close()`` has nothing to do, and the driver skips awaiting it.
+        """
+        return self._mounted_held is not None or self._lifespan_held is not None
+
     async def close(self) -> None:
         """Cancel and await each context task still running (shielded, within shutdown_timeout).
 
         Every context was exited by now, or failed to exit in time.
         """
-        for held in (self._mounted_held, self._lifespan_held):
-            if held is not None:
-                await held.close(self._timeouts["shutdown"])
+        if self._mounted_held is not None:
+            await self._mounted_held.close(self._shutdown_timeout)
+        if self._lifespan_held is not None:
+            await self._lifespan_held.close(self._shutdown_timeout)
 
     @property
     def running(self) -> bool:
@@ -144,94 +191,86 @@ class Lifecycle:
         """Run the startup steps; on failure undo what started and return the failure."""
         self.starting = True
         try:
-            return await self._startup()
-        finally:
-            self.starting = False
-
-    async def _startup(self) -> Failure | None:
-        failed: list[tuple[str, Exception]] = []
-
-        def stop_at(step: Step, error: Exception) -> bool:
-            name = step.name
-            failed.append((name, self._timed_out("startup", name, error)))
-            return False
-
-        try:
-            steps = self._startup_steps()
-            await watchdog().run_steps(steps, self._timeouts["startup"], stop_at)
+            await _run_steps()(self._startup_steps(), self._startup_timeout, self._stop_at)
         except BaseException as error:  # cancelled or interrupted: undo, then let it through
             await self._cleanup(error)
             raise
-        if failed:
-            step, reason = failed[0]
-            _annotate(reason, f"asgi_core: startup failed in {step}")
-            return Failure(step, reason, tuple(await self._cleanup(reason)))
+        finally:
+            self.starting = False
+        if self._failures:
+            failure = self._failures[0]
+            _annotate(failure.error, f"asgi_core: startup failed in {failure.step}")
+            return failure._replace(cleanup=tuple(await self._cleanup(failure.error)))
         self.started = True
         return None
 
-    async def shutdown(self) -> list[Failure]:
-        """Run the shutdown steps once after a completed startup; return what failed."""
+    def shutdown(self) -> Awaitable[list[Failure]]:
+        """Run the shutdown steps once after a completed startup; return what failed.
+
+        What to await (the cleanup itself, no coroutine around it: one frame less per cycle).
+        """
         if not self.started or self.stopped:
-            return []
+            return _no_failures()
         self.stopped = True
-        return await self._cleanup(None)
+        return self._cleanup(None)
+
+    def _stop_at(self, step: Step, error: Exception) -> bool:
+        """A startup step failed: keep the failure, run no further step."""
+        name = step.name
+        self._failures.append(Failure(name, self._timed_out("startup", name, error)))
+        return False
+
+    def _keep_going(self, step: Step, error: Exception) -> bool:
+        """A shutdown step failed: keep the failure, run the next step."""
+        name = step.name
+        error = self._timed_out("shutdown", name, error)
+        _annotate(error, f"asgi_core: shutdown failed in {name}")
+        self._failures.append(Failure(name, error))
+        return True
 
     # -- the steps ---------------------------------------------------------------------------
 
     def _startup_steps(self) -> Iterator[Step]:
+        """The startup steps in order; the broker list is read once the hooks before it ran."""
+        steps: list[Iterator[Step] | Steps] = [self.on_startup, self._broker_starts()]
         if self._lifespan is not None:
-            yield Step(self._enter_lifespan, "lifespan context", self._lifespan, suffix=" (enter)")
-        yield from self._hook_steps(self._hooks.on_startup, "on_startup hook", self._options)
-        brokers = list(self._brokers())
-        self.brokers_fixed = True
-        for label, broker in zip(_labels(brokers), brokers, strict=True):
-            start = functools.partial(self._start_broker, label, broker)
-            yield Step(start, "broker.start() of", label)
-        yield from self._hook_steps(self._hooks.after_startup, "after_startup hook")
+            enter = Step(
+                self._enter_lifespan, "lifespan context", self._lifespan, suffix=" (enter)"
+            )
+            steps.insert(0, (enter,))
+        steps.append(self.after_startup)
         if self._mounted is not None:
-            yield Step(self._enter_mounted, "lifespans of mounted apps (startup)", timed=False)
+            mounted = Step(self._enter_mounted, "lifespans of mounted apps (startup)", timed=False)
+            steps.append((mounted,))
+        return chain.from_iterable(steps)
 
-    def _shutdown_steps(self, error: BaseException | None) -> Iterator[Step]:
+    def _broker_starts(self) -> Iterator[Step]:
+        brokers = self._brokers.items.copy()
+        self.brokers_fixed = True
+        memo = self._brokers.memo
+        of = len(brokers)
+        for n, broker in enumerate(brokers, 1):
+            found = memo.get(id(broker))
+            if found is None or found[0] is not broker:
+                found = memo[id(broker)] = (broker, *_broker_steps(broker, n, of))
+            # recorded as started before its step is handed out: the runner calls it at once,
+            # and a broker whose start() ran gets closed
+            self._started_brokers.append(found[2])
+            yield found[1]
+
+    def _shutdown_steps(self, error: BaseException | None) -> Steps:
         hooks = self.started  # after a failed startup only what started is undone
+        steps = [*self.on_shutdown] if hooks else []
         if self._mounted_held is not None:
-            exit_mounted = functools.partial(self._mounted_held.exit, error)
-            yield Step(exit_mounted, "lifespans of mounted apps (shutdown)", timed=False)
+            exit_mounted = _Exit(self._mounted_held, error)
+            steps.insert(0, Step(exit_mounted, "lifespans of mounted apps (shutdown)", timed=False))
+        steps += reversed(self._started_brokers)
         if hooks:
-            yield from self._hook_steps(self._hooks.on_shutdown, "on_shutdown hook")
-        if self._started_brokers:
-            from asgi_core._brokers import broker_closer  # loaded with the first broker
-
-            for label, broker in reversed(self._started_brokers):
-                closer = broker_closer(broker)
-                yield Step(closer, f"broker.{closer.__name__}() of", label)
-        if hooks:
-            yield from self._hook_steps(self._hooks.after_shutdown, "after_shutdown hook")
+            steps += self.after_shutdown
         if self._lifespan_held is not None:
-            exit_lifespan = functools.partial(self._lifespan_held.exit, error)
-            yield Step(exit_lifespan, "lifespan context", self._lifespan, suffix=" (exit)")
-
-    def _hook_steps(
-        self, hooks: list[Hook], kind: str, options: Mapping[str, object] = _NO_OPTIONS
-    ) -> Iterator[Step]:
-        """The steps calling ``hooks``; a hook that is its own step is reused from cycle to cycle.
-
-        (An ``async def`` without parameters: its step is the same whatever the run, and
-        building it anew for each hook of each lifespan cycle cost more than the hook.)
-        """
-        reused = _OWN_STEPS[kind]
-        make = self._caller.step
-        for hook in hooks:
-            found = reused.get(id(hook))
-            if found is not None and found.subject is hook:
-                yield found
-                continue
-            call = make(hook, options, kind)
-            step = Step(call, kind, hook)
-            if call is hook:
-                if len(reused) >= _OWN_STEPS_SIZE:
-                    reused.clear()
-                reused[id(hook)] = step  # it holds the hook: the id is not reused meanwhile
-            yield step
+            exit_lifespan = _Exit(self._lifespan_held, error)
+            steps.append(Step(exit_lifespan, "lifespan context", self._lifespan, suffix=" (exit)"))
+        return steps
 
     async def _enter_lifespan(self) -> None:
         assert self._lifespan is not None  # only yielded as a step when there is one
@@ -261,15 +300,11 @@ class Lifecycle:
 
         self._mounted_held = await Held.enter(self._mounted(self.state))
 
-    async def _start_broker(self, label: str, broker: Any) -> None:
-        self._started_brokers.append((label, broker))  # a broker whose start() ran gets closed
-        await broker.start()
-
     def _timed_out(self, stage: str, step: str, error: Exception) -> Exception:
         """``error``, or the ``HookTimeoutError`` naming ``step`` if the watchdog cancelled it."""
         if not isinstance(error, DeadlineExceeded):
             return error
-        timeout = self._timeouts[stage]
+        timeout = self._startup_timeout if stage == "startup" else self._shutdown_timeout
         return HookTimeoutError(
             f"{stage} step {step} did not finish within {timeout:g} s and was cancelled; "
             f"make it finish sooner or raise the limit with {stage}_timeout=SECONDS",
@@ -278,37 +313,128 @@ class Lifecycle:
         )
 
     async def _cleanup(self, error: BaseException | None) -> list[Failure]:
-        failures: list[Failure] = []
-
-        def keep_going(step: Step, exc: Exception) -> bool:
-            name = step.name
-            exc = self._timed_out("shutdown", name, exc)
-            _annotate(exc, f"asgi_core: shutdown failed in {name}")
-            failures.append(Failure(name, exc))
-            return True
-
+        self._failures = []
         try:
             # shielded: an interruption lets every step run, then goes on
-            await watchdog().run_steps(
-                self._shutdown_steps(error), self._timeouts["shutdown"], keep_going, shield=True
+            await _run_steps()(
+                self._shutdown_steps(error), self._shutdown_timeout, self._keep_going, shield=True
             )
         finally:
             self._started_brokers = []
             self.brokers_fixed = False
-        return failures
+        return self._failures
 
 
-_OWN_STEPS_SIZE = 1024  # per stage; then it starts over (hooks are few, this is a bound)
-_STAGES = ("on_startup", "after_startup", "on_shutdown", "after_shutdown")
-_OWN_STEPS: dict[str, dict[int, Step]] = {f"{stage} hook": {} for stage in _STAGES}
+def _hook_steps(
+    hooks: Hooks, caller: HookCaller, options: Mapping[str, object]
+) -> tuple[Steps, Steps, Steps, Steps]:
+    """The steps calling the hooks of each stage, in order (``on_startup`` get ``options``).
+
+    An ``async def`` without parameters is its own step's call (``HookCaller.step``), the same
+    whatever the run; when every hook is one, the steps are kept in ``hooks.memo`` and reused
+    while the lists hold the same hooks (building a step anew for each hook of each lifespan
+    cycle cost more than the hook).
+    """
+    current = (
+        tuple(hooks.on_startup),
+        tuple(hooks.after_startup),
+        tuple(hooks.on_shutdown),
+        tuple(hooks.after_shutdown),
+    )
+    memo = hooks.memo
+    if memo is not None and memo[0] == current:
+        return memo[1]  # type: ignore[return-value]
+    reusable = True
+    made = []
+    for stage, stage_hooks in zip(STAGES, current, strict=True):
+        kind = _KINDS[stage]
+        steps = []
+        for hook in stage_hooks:
+            call = caller.step(hook, options if stage == "on_startup" else _NO_OPTIONS, kind)
+            reusable = reusable and call is hook
+            steps.append(Step(call, kind, hook))
+        made.append(steps)
+    result = (made[0], made[1], made[2], made[3])
+    hooks.memo = (current, result) if reusable else None
+    return result
 
 
-def _labels(brokers: list[object]) -> list[str]:
-    if not brokers:
-        return []
-    from asgi_core._brokers import labels  # loaded with the first broker
+_KINDS = {stage: f"{stage} hook" for stage in STAGES}
 
-    return labels(brokers)
+
+def _broker_steps(broker: object, n: int, of: int) -> tuple[Step, Step]:
+    """Starting and closing broker ``n`` of ``of``: built once per broker and place."""
+    start, close = _BrokerCall(broker, n, of, "start"), _BrokerCall(broker, n, of, None)
+    return Step(start, "broker", start), Step(close, "broker", close)
+
+
+class _BrokerCall:
+    """A broker's ``start()`` or closer (``_brokers.broker_closer``), looked up at each call.
+
+    At each call, not once: FastStream's ``TestBroker`` and mocks replace them on the broker
+    object. Its ``str`` is the step's name: ``broker.start() of RedisBroker #2``.
+    """
+
+    __slots__ = ("broker", "method", "n", "of")
+
+    def __init__(self, broker: object, n: int, of: int, method: str | None) -> None:
+        self.broker = broker
+        self.n = n
+        self.of = of
+        self.method = method  # None: the closer
+
+    def __call__(self) -> Awaitable[object]:
+        if self.method is None:
+            closer: Callable[[], Awaitable[object]] = _brokers().broker_closer(self.broker)
+            return closer()
+        start: Callable[[], Awaitable[object]] = getattr(self.broker, self.method)
+        return start()
+
+    def __str__(self) -> str:
+        brokers = _brokers()
+        method = self.method
+        if method is None:
+            method = getattr(brokers.broker_closer(self.broker), "__name__", "stop")
+        return f"broker.{method}() of {brokers.label(self.broker, self.n, self.of)}"
+
+
+class _Exit:
+    """``held.exit(error)`` as a step's call."""
+
+    __slots__ = ("error", "held")
+
+    def __init__(self, held: Held, error: BaseException | None) -> None:
+        self.held = held
+        self.error = error
+
+    def __call__(self) -> Awaitable[None]:
+        return self.held.exit(self.error)
+
+
+_BROKERS: ModuleType | None = None
+_RUN_STEPS: Any = None
+
+
+def _run_steps() -> Any:
+    """``_watchdog.run_steps``, loaded by the first lifespan (``_concurrency.watchdog``)."""
+    global _RUN_STEPS
+    if _RUN_STEPS is None:
+        _RUN_STEPS = watchdog().run_steps
+    return _RUN_STEPS
+
+
+async def _no_failures() -> list[Failure]:
+    return []
+
+
+def _brokers() -> ModuleType:
+    """``_brokers.py``, loaded with the first broker (not by ``import asgi_core``)."""
+    global _BROKERS
+    if _BROKERS is None:
+        from asgi_core import _brokers
+
+        _BROKERS = _brokers
+    return _BROKERS
 
 
 def format_failures(stage: str, failures: list[Failure] | tuple[Failure, ...]) -> str:

@@ -10,9 +10,10 @@ Rules (asgiref ``specs/lifespan.rst`` plus what the servers enforce):
 
 How it works: ``TRANSITIONS`` maps (phase, input) to (next phase, action); it is the only place a
 transition is defined. ``LifespanMachine.handle`` looks the pair up, moves, and returns the action
-for the driver (``_lifespan.py``) to perform. A pair that is not in the table raises
-``LifespanProtocolError`` and leaves the phase unchanged, so the driver can still see what cleanup
-it owes. The table, as the test suite checks against the dict:
+for its caller to perform (the driver in ``_lifespan.py`` reads ``TRANSITIONS`` itself, with
+``protocol_error`` for a missing pair: one frame less per transition). A pair that is not in the
+table raises ``LifespanProtocolError`` and leaves the phase unchanged, so the driver can still
+see what cleanup it owes. The table, as the test suite checks against the dict:
 
     ========  ============  =========  =======================
     phase     input         next       action
@@ -33,7 +34,7 @@ import enum
 
 from asgi_core.exceptions import LifespanProtocolError
 
-__all__ = ["TRANSITIONS", "Action", "Input", "LifespanMachine", "Phase"]
+__all__ = ["TRANSITIONS", "Action", "Input", "LifespanMachine", "Phase", "protocol_error"]
 
 
 class Phase(enum.Enum):
@@ -102,10 +103,15 @@ class LifespanMachine:
         try:
             self.phase, action = TRANSITIONS[self.phase, event]
         except KeyError:
-            allowed = ", ".join(repr(i.value) for i in allowed_inputs(self.phase)) or "nothing"
-            raise LifespanProtocolError(
-                f"{event.value!r} is not valid in lifespan phase {self.phase.name}; "
-                f"that phase accepts {allowed}. The server broke the lifespan protocol "
-                "(startup, one reply, shutdown, one reply)."
-            ) from None
+            raise protocol_error(self.phase, event) from None
         return action
+
+
+def protocol_error(phase: Phase, event: Input) -> LifespanProtocolError:
+    """The error for ``event`` in ``phase``, a pair the table does not have."""
+    allowed = ", ".join(repr(i.value) for i in allowed_inputs(phase)) or "nothing"
+    return LifespanProtocolError(
+        f"{event.value!r} is not valid in lifespan phase {phase.name}; that phase accepts "
+        f"{allowed}. The server broke the lifespan protocol (startup, one reply, shutdown, one "
+        "reply)."
+    )

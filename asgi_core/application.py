@@ -262,7 +262,7 @@ class Application:
     def _new_lifecycle(self, options: Mapping[str, object]) -> Lifecycle:
         self._lifecycle = Lifecycle(
             hooks=self._hooks,
-            brokers=lambda: self._brokers.items,
+            brokers=self._brokers,
             caller=self._caller,
             lifespan=self.lifespan_context,
             options={**self.run_options, **options},

@@ -39,6 +39,7 @@ from asgi_core._concurrency._library import DeadlineExceeded, current_library
 __all__ = ["TimedStep", "run_steps", "watched"]
 
 _INF = float("inf")
+_COUNTED = sys.version_info >= (3, 11)  # tasks count cancellations (cancelling, uncancel)
 
 
 class TimedStep(Protocol):
@@ -66,16 +67,68 @@ async def run_steps(
     if current_library() == "trio":
         await _scoped_steps(_trio_scope, iter(steps), timeout, failed, shield, DeadlineExceeded)
         return
+    asyncio = sys.modules["asyncio"]  # it runs us: no import statement per phase
+    task = asyncio.current_task()
+    assert task is not None  # awaited by a task
     anyio = sys.modules.get("anyio") if shield else None
-    if anyio is not None and _under_an_anyio_scope():
+    if anyio is not None and _under_an_anyio_scope(task):
         await _scoped_steps(
             _anyio_scope(anyio), iter(steps), timeout, failed, shield, DeadlineExceeded
         )
         return
-    await _asyncio_steps(steps, timeout, failed, shield, DeadlineExceeded)
+    # The asyncio loop, written here rather than in a coroutine of its own: one frame less per
+    # phase, and a lifespan cycle has two.
+    cancelled = asyncio.CancelledError
+    interrupted: BaseException | None = None
+    watch = None if timeout is None else _Watch(task, timeout)
+    try:
+        if watch is None:
+            for step in steps:
+                try:
+                    await step.call()
+                except Exception as exc:
+                    if not failed(step, exc):
+                        return
+                except BaseException as exc:
+                    if not shield:
+                        raise
+                    interrupted = interrupted or exc
+        else:
+            clock = watch.clock
+            for step in steps:
+                # The step's start, nothing more: the timer, armed by _Watch for the first step,
+                # re-arms itself from the current start when it fires (and polls through
+                # untimed steps).
+                watch.started = clock() if step.timed else _INF
+                try:
+                    await step.call()
+                except cancelled as exc:
+                    if watch.fired and watch.claim():
+                        if failed(step, DeadlineExceeded(timeout)):
+                            continue
+                        return
+                    if not shield:
+                        raise
+                    interrupted = interrupted or exc
+                    watch.cancelling = task.cancelling() if _COUNTED else 0  # ours count above
+                except Exception as exc:
+                    if not failed(step, exc):
+                        return
+                except BaseException as exc:
+                    if not shield:
+                        raise
+                    interrupted = interrupted or exc
+                else:
+                    if watch.fired:  # it swallowed our cancellation and returned: take it back
+                        watch.claim()
+    finally:
+        if watch is not None:
+            watch.close()
+    if interrupted is not None:
+        raise interrupted
 
 
-def _under_an_anyio_scope() -> bool:
+def _under_an_anyio_scope(task: object) -> bool:
     """Whether an anyio cancel scope encloses the current asyncio task.
 
     Only then is an outer cancellation re-delivered on every await, so that only anyio's own
@@ -91,9 +144,7 @@ def _under_an_anyio_scope() -> bool:
     states = getattr(backend, "_task_states", None)
     if states is None or not hasattr(states, "get"):
         return True
-    import asyncio
-
-    state = states.get(asyncio.current_task())
+    state = states.get(task)
     return state is not None and getattr(state, "cancel_scope", True) is not None
 
 
@@ -102,8 +153,9 @@ class _Dog:
 
     Armed at the earliest deadline of a running step. When it fires, it cancels each step that
     has overrun and re-arms itself at the next deadline; with no phase left it stays unarmed.
-    A step that starts only records its start time (and moves the timer earlier, never later),
-    so a lifespan cycle costs no timer at all while the one armed is still ahead of it.
+    A phase in an untimed step (start time infinite) counts as due one limit from now, so the
+    timer stays armed while any phase runs and a step that starts only records its start
+    time: a lifespan cycle costs no timer at all while the one armed is still ahead of it.
     """
 
     __slots__ = ("at", "clock", "handle", "loop", "watches")
@@ -114,7 +166,7 @@ class _Dog:
         base = getattr(sys.modules.get("asyncio"), "BaseEventLoop", None)
         plain = base is not None and getattr(type(loop), "time", None) is base.time
         self.clock: Callable[[], float] = time.monotonic if plain else loop.time
-        self.watches: dict[int, _Watch] = {}
+        self.watches: set[_Watch] = set()
         self.handle: Any = None
         self.at = _INF
 
@@ -129,11 +181,14 @@ class _Dog:
         self.at = _INF
         now = self.clock()
         upcoming = _INF
-        for watch in list(self.watches.values()):
+        for watch in list(self.watches):
             deadline = watch.started + watch.timeout
-            if deadline <= now:
+            if deadline == _INF:  # an untimed step: look again in one limit, for the next step
+                deadline = now + watch.timeout
+            elif deadline <= now:
                 watch.fire()
-            elif deadline < upcoming:
+                continue
+            if deadline < upcoming:
                 upcoming = deadline
         if upcoming != _INF:
             self.arm(upcoming)
@@ -155,17 +210,22 @@ class _Watch:
 
     __slots__ = ("cancel", "cancelling", "clock", "dog", "fired", "started", "task", "timeout")
 
-    def __init__(self, loop: Any, task: Any, timeout: float, cancel: Callable[[], object]) -> None:
-        self.dog = dog = _dog_for(loop)
-        self.clock = dog.clock
+    def __init__(
+        self, task: Any, timeout: float, cancel: Callable[[], object] | None = None
+    ) -> None:
+        self.dog = dog = _dog_for(task.get_loop())
+        self.clock = clock = dog.clock
         self.task = task
         self.timeout = timeout
-        self.cancel = cancel
+        self.cancel = task.cancel if cancel is None else cancel
         self.fired = False
-        self.started = _INF
         # the count asyncio.timeout compares with: a cancellation of our own is taken back
-        self.cancelling = task.cancelling() if sys.version_info >= (3, 11) else 0
-        dog.watches[id(self)] = self
+        self.cancelling = task.cancelling() if _COUNTED else 0
+        dog.watches.add(self)
+        # the first step starts now: arm the timer unless it will fire soon enough anyway
+        self.started = now = clock()
+        if now + timeout < dog.at:
+            dog.arm(now + timeout)
 
     def begin(self, timed: bool) -> None:
         """A step starts now."""
@@ -185,66 +245,12 @@ class _Watch:
     def claim(self) -> bool:
         """After the timer fired: whether the cancellation in flight is only ours."""
         self.fired = False
-        if sys.version_info >= (3, 11):
+        if _COUNTED:
             return bool(self.task.uncancel() <= self.cancelling)
         return True  # pragma: no cover - Python 3.10 does not count cancellations
 
     def close(self) -> None:
-        self.dog.watches.pop(id(self), None)
-
-
-async def _asyncio_steps(
-    steps: Iterable[S],
-    timeout: float | None,
-    failed: Callable[[S, Exception], bool],
-    shield: bool,
-    deadline_exceeded: type[Exception],
-) -> None:
-    asyncio = sys.modules["asyncio"]  # it runs us: no import statement per phase
-    interrupted: BaseException | None = None
-    if timeout is None:
-        watch = None
-    else:
-        task = asyncio.current_task()
-        assert task is not None  # awaited by a task
-        watch = _Watch(asyncio.get_running_loop(), task, timeout, task.cancel)
-        dog, clock, limit = watch.dog, watch.clock, watch.timeout
-    try:
-        for step in steps:
-            if watch is not None:  # watch.begin(step.timed), written out: it runs per hook
-                if step.timed:
-                    watch.started = now = clock()
-                    if now + limit < dog.at:
-                        dog.arm(now + limit)
-                else:
-                    watch.started = _INF
-            try:
-                await step.call()
-            except asyncio.CancelledError as exc:
-                if watch is not None and watch.fired and watch.claim():
-                    if failed(step, deadline_exceeded(timeout)):
-                        continue
-                    return
-                if not shield:
-                    raise
-                interrupted = interrupted or exc
-                if watch is not None:  # not taken back: our own count starts above it
-                    watch.cancelling = watch.task.cancelling() if sys.version_info >= (3, 11) else 0
-            except Exception as exc:
-                if not failed(step, exc):
-                    return
-            except BaseException as exc:
-                if not shield:
-                    raise
-                interrupted = interrupted or exc
-            else:
-                if watch is not None and watch.fired:  # it swallowed our cancellation: done
-                    watch.claim()
-    finally:
-        if watch is not None:
-            watch.close()
-    if interrupted is not None:
-        raise interrupted
+        self.dog.watches.discard(self)
 
 
 Begin = Callable[[bool], None]  # a step starts now; timed or not
@@ -258,10 +264,8 @@ async def watched(call: Callable[[], Awaitable[T]], timeout: float) -> T:
     there), cheaper than an import statement per call.
     """
     asyncio = sys.modules["asyncio"]
-    task = asyncio.current_task()
-    watch = _Watch(asyncio.get_running_loop(), task, timeout, task.cancel)
+    watch = _Watch(asyncio.current_task(), timeout)  # armed: the call starts now
     try:
-        watch.begin(True)
         result = await call()
     except asyncio.CancelledError:
         if watch.fired and watch.claim():
@@ -296,7 +300,7 @@ def _anyio_scope(anyio: Any) -> ScopeMaker:
         scope = anyio.CancelScope(shield=shield)
         if timeout is None:
             return scope, _nothing, _closed
-        watch = _Watch(asyncio.get_running_loop(), asyncio.current_task(), timeout, scope.cancel)
+        watch = _Watch(asyncio.current_task(), timeout, scope.cancel)
         return scope, watch.begin, watch.close
 
     return make
