@@ -35,14 +35,17 @@ Rules:
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 from asgi_core._brokers import labels
 from asgi_core._concurrency import DeadlineExceeded, run_bounded
 from asgi_core.handlers import HandlerApp
 from asgi_core.responses import AsgiResponse
+from asgi_core.types import Message, Receive, Scope, Send
 
 __all__ = ["DEFAULT_LOG_INTERVAL", "DEFAULT_PING_LIMIT", "make_ping_asgi", "make_ready_asgi"]
 
@@ -60,6 +63,8 @@ class _Running(Protocol):
 
 # Built once: every send makes fresh message dicts, so a response object can be shared.
 _RESPONSES = {status: AsgiResponse(b"", status, _HEADERS) for status in (204, 500, 503)}
+# their checked, encoded headers, which the ping route sends in a fresh list each time
+_RAW_HEADERS = {status: tuple(response.raw_headers) for status, response in _RESPONSES.items()}
 
 
 def _empty(status_code: int) -> AsgiResponse:
@@ -171,56 +176,108 @@ def make_ping_asgi(
             "every failed probe"
         )
     limit = DEFAULT_PING_LIMIT if timeout is None else timeout
-    probes = [
-        _probe(one, _Outage(name, log_interval, clock), timeout, limit)
-        for one, name in zip(brokers, labels(brokers), strict=True)
-    ]
-    if len(probes) == 1:
-        ping_broker = probes[0]
-    else:
-
-        async def ping_broker() -> AsgiResponse:
-            for probe in probes:
-                response = await probe()
-                if response.status_code != 204:
-                    return response
-            return response
-
-    return HandlerApp(
-        ping_broker,
-        ("GET",),
+    return _PingRoute(
+        [
+            # broker.ping(timeout) looked up per call, with no frame of ours: a ping replaced
+            # after the route was built is the one called
+            (
+                partial(operator.methodcaller("ping", timeout), one),
+                limit,
+                _Outage(name, log_interval, clock),
+            )
+            for one, name in zip(brokers, labels(brokers), strict=True)
+        ],
         include_in_schema=include_in_schema,
         description=description or "Liveness: 204 when the broker answers its ping, else 500.",
         tags=tags,
-        takes_request=False,  # it never reads one: no Request built per probe
     )
 
 
-def _probe(
-    broker: Any, outage: _Outage, timeout: float | None, limit: float
-) -> Callable[[], Awaitable[AsgiResponse]]:
-    """One broker's probe: 204, or 500 with the outage logged."""
+Probe = tuple[Callable[[], Awaitable[Any]], float, "_Outage"]  # the ping, its limit, its log state
 
-    def ping() -> Any:  # looked up per request: a ping replaced later is the one called
-        return broker.ping(timeout)
+_SERVED = ("GET", "HEAD")
 
-    async def ping_broker() -> AsgiResponse:
-        try:
-            healthy = await run_bounded(ping, limit)
-        except DeadlineExceeded:
-            outage.failure(f"did not answer within {limit} s")
-            return _empty(500)
-        except Exception as exc:
-            outage.failure(f"raised {type(exc).__name__}: {exc}")
-            return _empty(500)
-        if not healthy:
-            outage.failure(f"returned {healthy!r}")
-            return _empty(500)
-        if outage.since is not None:
-            outage.recovered()
-        return _empty(204)
 
-    return ping_broker
+class _PingRoute(HandlerApp):
+    """``make_ping_asgi``'s route: a ``HandlerApp`` (405, WebSocket, lifespan, scope checks, the
+    AsyncAPI ``route_info``) whose GET and HEAD are probed and answered in one frame.
+
+    ``handler`` answers the same probe as an ``AsgiResponse``, for code that calls it.
+    """
+
+    def __init__(
+        self,
+        probes: Sequence[Probe],
+        *,
+        include_in_schema: bool,
+        description: str,
+        tags: Tags,
+    ) -> None:
+        self._probes = tuple(probes)
+        super().__init__(
+            self._respond,
+            _SERVED,
+            include_in_schema=include_in_schema,
+            description=description,
+            tags=tags,
+            takes_request=False,  # it never reads one: no Request built per probe
+        )
+
+    async def _respond(self) -> AsgiResponse:
+        """The probe's answer as a response: what a GET gets (the one implementation is there)."""
+        sent: list[Message] = []
+
+        async def record(message: Message) -> None:
+            sent.append(message)
+
+        await self(dict(_PROBE_SCOPE), _nothing_to_receive, record)
+        return _RESPONSES[sent[0]["status"]]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if type(scope) is not dict or scope.get("type") != "http":
+            await super().__call__(scope, receive, send)  # checked and refused there
+            return
+        method = scope.get("method")
+        if method != "GET" and method != "HEAD":
+            await super().__call__(scope, receive, send)  # 405 with Allow
+            return
+        # every probe in turn, in this frame (benchmarks: "make_ping_asgi hit"); the first
+        # failure answers 500 and is logged
+        status = 204
+        for ping, limit, outage in self._probes:
+            try:
+                healthy = await run_bounded(ping, limit)
+            except DeadlineExceeded:
+                outage.failure(f"did not answer within {limit} s")
+                status = 500
+                break
+            except Exception as exc:
+                outage.failure(f"raised {type(exc).__name__}: {exc}")
+                status = 500
+                break
+            if not healthy:
+                outage.failure(f"returned {healthy!r}")
+                status = 500
+                break
+            if outage.since is not None:
+                outage.recovered()
+        # _RESPONSES[status].messages(scope), written out: fresh dicts and a fresh header list
+        # (the body is empty whatever the method)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": list(_RAW_HEADERS[status]),
+            }
+        )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+_PROBE_SCOPE: Scope = {"type": "http", "method": "GET", "path": "/", "root_path": ""}
+
+
+async def _nothing_to_receive() -> Message:
+    raise RuntimeError("the ping route reads no request")
 
 
 def make_ready_asgi(

@@ -234,3 +234,69 @@ async def test_health_healthy_probes_log_nothing(caplog: pytest.LogCaptureFixtur
 def test_health_ping_refuses_a_bad_log_interval(interval: float) -> None:
     with pytest.raises(ValueError, match="log_interval must be"):
         make_ping_asgi(PingBroker(), log_interval=interval)
+
+
+# -- the ping route answers in one frame and keeps every HandlerApp rule (#12) -----------------
+
+
+async def test_health_ping_sends_fresh_messages_on_every_probe() -> None:
+    from tests.harness import http_scope
+
+    app = make_ping_asgi(PingBroker(True))
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        raise AssertionError("the ping reads no request")
+
+    await app(http_scope("/"), receive, send)
+    sent[0]["headers"].append((b"x-leak", b"1"))
+    sent[0]["status"] = 599
+    await app(http_scope("/"), receive, send)
+    assert sent[2] == {
+        "type": "http.response.start",
+        "status": 204,
+        "headers": [(b"cache-control", b"no-store")],
+    }
+    assert sent[3] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert sent[2]["headers"] is not sent[0]["headers"]
+
+
+async def test_health_ping_500_has_a_zero_content_length_and_head_an_empty_body() -> None:
+    client = Client(make_ping_asgi(PingBroker(False)))
+    for response in (await client.get("/"), await client.head("/")):
+        assert (response.status_code, response.body) == (500, b"")
+        assert response.headers["content-length"] == "0"
+        assert response.headers["cache-control"] == "no-store"
+
+
+async def test_health_ping_handler_answers_the_probe_as_a_response() -> None:
+    broker = PingBroker(True)
+    route = make_ping_asgi(broker, timeout=1.5)
+    assert (await route.handler()).status_code == 204
+    broker.outcome = False
+    assert (await route.handler()).status_code == 500
+    assert broker.timeouts == [1.5, 1.5]
+
+
+async def test_health_ping_refuses_websocket_lifespan_and_bad_scopes_as_every_route() -> None:
+    from asgi_core import ScopeError
+    from tests.harness import communicate, websocket_scope
+
+    app = make_ping_asgi(PingBroker(True))
+    async with communicate(app, websocket_scope("/")) as comm:
+        await comm.wait_done()
+    assert comm.sent_types() == ["websocket.close"]
+    async with LifespanManager(app):  # answered at once: nothing to start
+        pass
+    with pytest.raises(ScopeError):
+        await app("http", None, None)  # type: ignore[arg-type]
+
+
+async def test_health_ping_of_several_brokers_stops_at_the_first_failure() -> None:
+    first, second, third = PingBroker(True), PingBroker(False), PingBroker(True)
+    response = await Client(make_ping_asgi(first, second, third, timeout=2.0)).get("/")
+    assert response.status_code == 500
+    assert (first.timeouts, second.timeouts, third.timeouts) == ([2.0], [2.0], [])
