@@ -437,3 +437,21 @@ async def test_lifespan_hung_user_context_enter_times_out_naming_it() -> None:
         await comm.wait_done()
     assert "lifespan context" in reply["message"] and "startup_timeout" in reply["message"]
     assert isinstance(comm.error, HookTimeoutError)
+
+
+async def test_lifespan_subclass_overriding_lifespan_gets_every_lifespan_scope() -> None:
+    seen: list[str] = []
+
+    class Traced(AsgiFastStream):
+        async def lifespan(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope["type"])
+            await super().lifespan(scope, receive, send)
+
+    app = Traced()
+    async with communicate(app, lifespan_scope()) as comm:
+        await comm.put({"type": "lifespan.startup"})
+        assert (await comm.get())["type"] == "lifespan.startup.complete"
+        await comm.put({"type": "lifespan.shutdown"})
+        assert (await comm.get())["type"] == "lifespan.shutdown.complete"
+        await comm.wait_done()
+    assert seen == ["lifespan"]

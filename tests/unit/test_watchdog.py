@@ -149,6 +149,22 @@ async def test_watchdog_run_steps_reports_exactly_the_step_that_overran(
     assert events[8:] == ["a began", "a ended"]
 
 
+@pytest.mark.parametrize("shield", [False, True])
+async def test_watchdog_still_bounds_a_hung_step_that_follows_a_long_untimed_one(
+    shield: bool,
+) -> None:
+    # the timer fires while the untimed step runs (it must not cancel it) and has to be armed
+    # again for the hung step after it, or that step would run its full 5 s
+    events: list[str] = []
+    hung = Step(hang_forever)
+    steps = [Step(recorder(events, "untimed", 0.35), timed=False), hung]
+    failures: list[tuple[Any, type[BaseException]]] = []
+    with anyio.fail_after(HUNG - 1):  # well before the hung step would end by itself
+        await run_steps(steps, 0.1, collect(failures, keep_going=True), shield=shield)
+    assert failures == [(hung, DeadlineExceeded)]
+    assert events == ["untimed began", "untimed ended"]
+
+
 async def test_watchdog_leaves_an_outer_cancellation_alone() -> None:
     events: list[str] = []
     failures: list[tuple[Any, type[BaseException]]] = []
