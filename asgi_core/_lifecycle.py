@@ -24,8 +24,9 @@ opens, and nothing stays open in the caller: ``startup()`` and ``shutdown()`` ma
 different tasks and cancel scopes. ``close()`` (or leaving ``async with lifecycle``) cancels and
 awaits a context task still running after a failed or interrupted exit. When there is no context
 to hold, no task is started at all. Hooks are called by the application's ``HookCaller``
-(``_hooks.py``: run options, or FastStream's DI). A step names its broker by class, and by its
-place when there are several (``broker.start() of RedisBroker #2``).
+(``_hooks.py``: run options, or FastStream's DI). The steps themselves, what names them and
+what of them is reused from one cycle to the next, are in ``_steps.py``; a ``Lifecycle`` is
+built for every lifespan cycle, so it only gathers them.
 
 The first failing startup step stops the startup. What had already started is undone with the
 same shutdown sequence minus the hooks: the shutdown hooks belong to a completed startup. After a
@@ -36,62 +37,37 @@ during it lets the remaining steps run before it propagates.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from itertools import chain
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from asgi_core._concurrency import DeadlineExceeded, watchdog
-from asgi_core._hooks import STAGES, Hooks, describe
-from asgi_core.exceptions import HookError, HookTimeoutError
+from asgi_core._hooks import Hooks, describe
+from asgi_core._steps import (
+    Exit,
+    Failure,
+    Step,
+    Steps,
+    annotate,
+    broker_steps,
+    hook_steps,
+)
+from asgi_core.exceptions import HookTimeoutError
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
-    from types import ModuleType
 
     from asgi_core._brokers import BrokerList
     from asgi_core._held import Held
     from asgi_core._hooks import HookCaller
 
-__all__ = ["Failure", "Lifecycle", "error_for", "format_failures"]
+__all__ = ["Lifecycle", "Mounted"]
 
 
 _NO_OPTIONS: Mapping[str, object] = {}  # the hooks after on_startup get no run options
 
 
-class Step(NamedTuple):
-    """One step: what to await, whether our time limit applies, and what names it.
-
-    The name (``on_startup hook app.connect``) is worked out only when a message needs it: the
-    steps of every lifespan cycle are built anew, and most never fail.
-    """
-
-    call: Callable[[], Awaitable[object]]
-    kind: str  # "on_startup hook", "broker.start() of", ...
-    subject: object = None  # a hook or a lifespan factory (described), or a broker's label
-    timed: bool = True  # False: the step bounds itself (the mounted apps, app by app)
-    suffix: str = ""
-
-    @property
-    def name(self) -> str:
-        subject = self.subject
-        if subject is None:
-            return self.kind
-        if isinstance(subject, _BrokerCall):  # "broker.start() of RedisBroker #2"
-            return str(subject)
-        what = subject if isinstance(subject, str) else describe(subject)
-        return f"{self.kind} {what}{self.suffix}"
-
-
 Mounted = Callable[[dict[str, Any]], "AbstractAsyncContextManager[Any]"]
-Steps = Sequence[Step]
-
-
-class Failure(NamedTuple):
-    """A step that raised (or timed out), and what undoing the startup then raised."""
-
-    step: str
-    error: Exception
-    cleanup: tuple[Failure, ...] = ()
 
 
 class Lifecycle:
@@ -138,7 +114,7 @@ class Lifecycle:
         mounted: Mounted | None = None,
     ) -> None:
         # the hooks of this run, fixed now: later registrations wait for the next run
-        self.on_startup, self.after_startup, self.on_shutdown, self.after_shutdown = _hook_steps(
+        self.on_startup, self.after_startup, self.on_shutdown, self.after_shutdown = hook_steps(
             hooks, caller, options
         )
         self._mounted = mounted
@@ -199,7 +175,7 @@ class Lifecycle:
             self.starting = False
         if self._failures:
             failure = self._failures[0]
-            _annotate(failure.error, f"asgi_core: startup failed in {failure.step}")
+            annotate(failure.error, f"asgi_core: startup failed in {failure.step}")
             return failure._replace(cleanup=tuple(await self._cleanup(failure.error)))
         self.started = True
         return None
@@ -224,7 +200,7 @@ class Lifecycle:
         """A shutdown step failed: keep the failure, run the next step."""
         name = step.name
         error = self._timed_out("shutdown", name, error)
-        _annotate(error, f"asgi_core: shutdown failed in {name}")
+        annotate(error, f"asgi_core: shutdown failed in {name}")
         self._failures.append(Failure(name, error))
         return True
 
@@ -252,7 +228,7 @@ class Lifecycle:
         for n, broker in enumerate(brokers, 1):
             found = memo.get(id(broker))
             if found is None or found[0] is not broker:
-                found = memo[id(broker)] = (broker, *_broker_steps(broker, n, of))
+                found = memo[id(broker)] = (broker, *broker_steps(broker, n, of))
             # recorded as started before its step is handed out: the runner calls it at once,
             # and a broker whose start() ran gets closed
             self._started_brokers.append(found[2])
@@ -262,13 +238,13 @@ class Lifecycle:
         hooks = self.started  # after a failed startup only what started is undone
         steps = [*self.on_shutdown] if hooks else []
         if self._mounted_held is not None:
-            exit_mounted = _Exit(self._mounted_held, error)
+            exit_mounted = Exit(self._mounted_held, error)
             steps.insert(0, Step(exit_mounted, "lifespans of mounted apps (shutdown)", timed=False))
         steps += reversed(self._started_brokers)
         if hooks:
             steps += self.after_shutdown
         if self._lifespan_held is not None:
-            exit_lifespan = _Exit(self._lifespan_held, error)
+            exit_lifespan = Exit(self._lifespan_held, error)
             steps.append(Step(exit_lifespan, "lifespan context", self._lifespan, suffix=" (exit)"))
         return steps
 
@@ -325,93 +301,6 @@ class Lifecycle:
         return self._failures
 
 
-def _hook_steps(
-    hooks: Hooks, caller: HookCaller, options: Mapping[str, object]
-) -> tuple[Steps, Steps, Steps, Steps]:
-    """The steps calling the hooks of each stage, in order (``on_startup`` get ``options``).
-
-    An ``async def`` without parameters is its own step's call (``HookCaller.step``), the same
-    whatever the run; when every hook is one, the steps are kept in ``hooks.memo`` and reused
-    while the lists hold the same hooks (building a step anew for each hook of each lifespan
-    cycle cost more than the hook).
-    """
-    current = (
-        tuple(hooks.on_startup),
-        tuple(hooks.after_startup),
-        tuple(hooks.on_shutdown),
-        tuple(hooks.after_shutdown),
-    )
-    memo = hooks.memo
-    if memo is not None and memo[0] == current:
-        return memo[1]  # type: ignore[return-value]
-    reusable = True
-    made = []
-    for stage, stage_hooks in zip(STAGES, current, strict=True):
-        kind = _KINDS[stage]
-        steps = []
-        for hook in stage_hooks:
-            call = caller.step(hook, options if stage == "on_startup" else _NO_OPTIONS, kind)
-            reusable = reusable and call is hook
-            steps.append(Step(call, kind, hook))
-        made.append(steps)
-    result = (made[0], made[1], made[2], made[3])
-    hooks.memo = (current, result) if reusable else None
-    return result
-
-
-_KINDS = {stage: f"{stage} hook" for stage in STAGES}
-
-
-def _broker_steps(broker: object, n: int, of: int) -> tuple[Step, Step]:
-    """Starting and closing broker ``n`` of ``of``: built once per broker and place."""
-    start, close = _BrokerCall(broker, n, of, "start"), _BrokerCall(broker, n, of, None)
-    return Step(start, "broker", start), Step(close, "broker", close)
-
-
-class _BrokerCall:
-    """A broker's ``start()`` or closer (``_brokers.broker_closer``), looked up at each call.
-
-    At each call, not once: FastStream's ``TestBroker`` and mocks replace them on the broker
-    object. Its ``str`` is the step's name: ``broker.start() of RedisBroker #2``.
-    """
-
-    __slots__ = ("broker", "method", "n", "of")
-
-    def __init__(self, broker: object, n: int, of: int, method: str | None) -> None:
-        self.broker = broker
-        self.n = n
-        self.of = of
-        self.method = method  # None: the closer
-
-    def __call__(self) -> Awaitable[object]:
-        if self.method is None:
-            closer: Callable[[], Awaitable[object]] = _brokers().broker_closer(self.broker)
-            return closer()
-        start: Callable[[], Awaitable[object]] = getattr(self.broker, self.method)
-        return start()
-
-    def __str__(self) -> str:
-        brokers = _brokers()
-        method = self.method
-        if method is None:
-            method = getattr(brokers.broker_closer(self.broker), "__name__", "stop")
-        return f"broker.{method}() of {brokers.label(self.broker, self.n, self.of)}"
-
-
-class _Exit:
-    """``held.exit(error)`` as a step's call."""
-
-    __slots__ = ("error", "held")
-
-    def __init__(self, held: Held, error: BaseException | None) -> None:
-        self.held = held
-        self.error = error
-
-    def __call__(self) -> Awaitable[None]:
-        return self.held.exit(self.error)
-
-
-_BROKERS: ModuleType | None = None
 _RUN_STEPS: Any = None
 
 
@@ -425,45 +314,3 @@ def _run_steps() -> Any:
 
 async def _no_failures() -> list[Failure]:
     return []
-
-
-def _brokers() -> ModuleType:
-    """``_brokers.py``, loaded with the first broker (not by ``import asgi_core``)."""
-    global _BROKERS
-    if _BROKERS is None:
-        from asgi_core import _brokers
-
-        _BROKERS = _brokers
-    return _BROKERS
-
-
-def format_failures(stage: str, failures: list[Failure] | tuple[Failure, ...]) -> str:
-    """The text of a ``lifespan.*.failed`` message: each failing step and its exception chain."""
-    import traceback
-
-    parts = []
-    for failure in failures:
-        chain = "".join(traceback.format_exception(failure.error)).rstrip()
-        parts.append(f"{stage} failed in {failure.step}:\n{chain}")
-        if failure.cleanup:
-            parts.append(format_failures("undoing the startup", failure.cleanup))
-    return "\n\n".join(parts)
-
-
-def error_for(stage: str, failures: list[Failure]) -> Exception:
-    """What to raise for failed steps: the original exception, or one ``HookError`` for several."""
-    if len(failures) == 1:
-        return failures[0].error
-    return HookError(
-        f"{len(failures)} {stage} steps failed: " + "; ".join(f.step for f in failures),
-        stage=stage,
-        step=", ".join(f.step for f in failures),
-        errors=tuple(f.error for f in failures),
-    )
-
-
-def _annotate(error: BaseException, note: str) -> None:
-    """Name the failing step in the traceback of the original exception (Python 3.11+)."""
-    add_note = getattr(error, "add_note", None)
-    if add_note is not None and note not in getattr(error, "__notes__", ()):
-        add_note(note)

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from asgi_core._lifecycle import Failure, Lifecycle, error_for, format_failures
+from asgi_core._lifecycle import Lifecycle
 from asgi_core._lifespan_machine import (
     TRANSITIONS,
     Action,
@@ -40,6 +40,7 @@ from asgi_core._lifespan_machine import (
     Phase,
     protocol_error,
 )
+from asgi_core._steps import Failure, error_for, format_failures
 from asgi_core.exceptions import MessageError, ScopeError
 from asgi_core.types import Receive, Scope, Send
 

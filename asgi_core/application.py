@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgi_core._hooks import Hook, HookCaller, Hooks
-from asgi_core._lifecycle import Lifecycle, Mounted, error_for
+from asgi_core._lifecycle import Lifecycle, Mounted
 from asgi_core._options import check_hook_options
+from asgi_core._steps import error_for
 from asgi_core.context import Context
 
 if TYPE_CHECKING:

@@ -81,46 +81,36 @@ async def run_steps(
     cancelled = asyncio.CancelledError
     interrupted: BaseException | None = None
     watch = None if timeout is None else _Watch(task, timeout)
+    clock = time.monotonic if watch is None else watch.clock
     try:
-        if watch is None:
-            for step in steps:
-                try:
-                    await step.call()
-                except Exception as exc:
-                    if not failed(step, exc):
-                        return
-                except BaseException as exc:
-                    if not shield:
-                        raise
-                    interrupted = interrupted or exc
-        else:
-            clock = watch.clock
-            for step in steps:
-                # The step's start, nothing more: the timer, armed by _Watch for the first step,
-                # re-arms itself from the current start when it fires (and polls through
-                # untimed steps).
+        for step in steps:
+            # The step's start, nothing more: the timer, armed by _Watch for the first step,
+            # re-arms itself from the current start when it fires (and polls through untimed
+            # steps).
+            if watch is not None:
                 watch.started = clock() if step.timed else _INF
-                try:
-                    await step.call()
-                except cancelled as exc:
-                    if watch.fired and watch.claim():
-                        if failed(step, DeadlineExceeded(timeout)):
-                            continue
-                        return
-                    if not shield:
-                        raise
-                    interrupted = interrupted or exc
-                    watch.cancelling = task.cancelling() if _COUNTED else 0  # ours count above
-                except Exception as exc:
-                    if not failed(step, exc):
-                        return
-                except BaseException as exc:
-                    if not shield:
-                        raise
-                    interrupted = interrupted or exc
-                else:
-                    if watch.fired:  # it swallowed our cancellation and returned: take it back
-                        watch.claim()
+            try:
+                await step.call()
+            except cancelled as exc:
+                if watch is not None and watch.fired and watch.claim():
+                    if failed(step, DeadlineExceeded(timeout)):
+                        continue
+                    return
+                if not shield:
+                    raise
+                interrupted = interrupted or exc
+                if watch is not None:  # not taken back: our own count starts above it
+                    watch.cancelling = task.cancelling() if _COUNTED else 0
+            except Exception as exc:
+                if not failed(step, exc):
+                    return
+            except BaseException as exc:
+                if not shield:
+                    raise
+                interrupted = interrupted or exc
+            else:
+                if watch is not None and watch.fired:  # it swallowed our cancellation: take
+                    watch.claim()  # it back
     finally:
         if watch is not None:
             watch.close()

@@ -1,0 +1,202 @@
+"""The steps of a lifecycle stage: what each awaits, what names it, and how failures read.
+
+* A ``Step`` is what to await, whether the stage's time limit applies, and what names it in
+  messages (``on_startup hook app.connect``, ``broker.start() of RedisBroker #2``); the name
+  is worked out only when a message needs it.
+* ``hook_steps`` makes the four hook stages into steps at once. An ``async def`` without
+  parameters is its own step's call (``HookCaller.step``), the same whatever the run; when every
+  hook is one, the steps are kept in ``Hooks.memo`` and reused while the lists hold the same
+  hooks: building a step anew for each hook of each lifespan cycle cost more than the hook.
+* ``broker_steps`` builds the start and close steps of a broker once per broker and place
+  (``BrokerList.memo``, dropped on every change of the list); their calls look the method up
+  at each call, since FastStream's ``TestBroker`` and mocks replace them on the broker object.
+* ``format_failures`` is the text of a ``lifespan.*.failed`` message; ``error_for`` what to raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from asgi_core._hooks import STAGES, Hooks, describe
+from asgi_core.exceptions import HookError
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from asgi_core._held import Held
+    from asgi_core._hooks import HookCaller
+
+__all__ = [
+    "Exit",
+    "Failure",
+    "Step",
+    "Steps",
+    "annotate",
+    "broker_steps",
+    "error_for",
+    "format_failures",
+    "hook_steps",
+]
+
+NO_OPTIONS: Mapping[str, object] = {}  # the hooks after on_startup get no run options
+
+
+class Step(NamedTuple):
+    """One step: what to await, whether our time limit applies, and what names it.
+
+    The name (``on_startup hook app.connect``) is worked out only when a message needs it: the
+    steps of every lifespan cycle are built anew, and most never fail.
+    """
+
+    call: Callable[[], Awaitable[object]]
+    kind: str  # "on_startup hook", "broker.start() of", ...
+    subject: object = None  # a hook or a lifespan factory (described), or a broker's label
+    timed: bool = True  # False: the step bounds itself (the mounted apps, app by app)
+    suffix: str = ""
+
+    @property
+    def name(self) -> str:
+        subject = self.subject
+        if subject is None:
+            return self.kind
+        if isinstance(subject, _BrokerCall):  # "broker.start() of RedisBroker #2"
+            return str(subject)
+        what = subject if isinstance(subject, str) else describe(subject)
+        return f"{self.kind} {what}{self.suffix}"
+
+
+Steps = Sequence[Step]
+
+
+class Failure(NamedTuple):
+    """A step that raised (or timed out), and what undoing the startup then raised."""
+
+    step: str
+    error: Exception
+    cleanup: tuple[Failure, ...] = ()
+
+
+def hook_steps(
+    hooks: Hooks, caller: HookCaller, options: Mapping[str, object]
+) -> tuple[Steps, Steps, Steps, Steps]:
+    """The steps calling the hooks of each stage, in order (``on_startup`` get ``options``)."""
+    current = (
+        tuple(hooks.on_startup),
+        tuple(hooks.after_startup),
+        tuple(hooks.on_shutdown),
+        tuple(hooks.after_shutdown),
+    )
+    memo = hooks.memo
+    if memo is not None and memo[0] == current:
+        return memo[1]  # type: ignore[return-value]
+    reusable = True
+    made = []
+    for stage, stage_hooks in zip(STAGES, current, strict=True):
+        kind = _KINDS[stage]
+        steps = []
+        for hook in stage_hooks:
+            call = caller.step(hook, options if stage == "on_startup" else NO_OPTIONS, kind)
+            reusable = reusable and call is hook
+            steps.append(Step(call, kind, hook))
+        made.append(steps)
+    result = (made[0], made[1], made[2], made[3])
+    hooks.memo = (current, result) if reusable else None
+    return result
+
+
+_KINDS = {stage: f"{stage} hook" for stage in STAGES}
+
+
+def broker_steps(broker: object, n: int, of: int) -> tuple[Step, Step]:
+    """Starting and closing broker ``n`` of ``of``: built once per broker and place."""
+    start, close = _BrokerCall(broker, n, of, "start"), _BrokerCall(broker, n, of, None)
+    return Step(start, "broker", start), Step(close, "broker", close)
+
+
+class _BrokerCall:
+    """A broker's ``start()`` or closer (``_brokers.broker_closer``), looked up at each call.
+
+    At each call, not once: FastStream's ``TestBroker`` and mocks replace them on the broker
+    object. Its ``str`` is the step's name: ``broker.start() of RedisBroker #2``.
+    """
+
+    __slots__ = ("broker", "method", "n", "of")
+
+    def __init__(self, broker: object, n: int, of: int, method: str | None) -> None:
+        self.broker = broker
+        self.n = n
+        self.of = of
+        self.method = method  # None: the closer
+
+    def __call__(self) -> Awaitable[object]:
+        if self.method is None:
+            closer: Callable[[], Awaitable[object]] = _brokers().broker_closer(self.broker)
+            return closer()
+        start: Callable[[], Awaitable[object]] = getattr(self.broker, self.method)
+        return start()
+
+    def __str__(self) -> str:
+        brokers = _brokers()
+        method = self.method
+        if method is None:
+            method = getattr(brokers.broker_closer(self.broker), "__name__", "stop")
+        return f"broker.{method}() of {brokers.label(self.broker, self.n, self.of)}"
+
+
+class Exit:
+    """``held.exit(error)`` as a step's call."""
+
+    __slots__ = ("error", "held")
+
+    def __init__(self, held: Held, error: BaseException | None) -> None:
+        self.held = held
+        self.error = error
+
+    def __call__(self) -> Awaitable[None]:
+        return self.held.exit(self.error)
+
+
+_BROKERS: ModuleType | None = None
+
+
+def _brokers() -> ModuleType:
+    """``_brokers.py``, loaded with the first broker (not by ``import asgi_core``)."""
+    global _BROKERS
+    if _BROKERS is None:
+        import asgi_core._brokers as brokers
+
+        _BROKERS = brokers
+    return _BROKERS
+
+
+def format_failures(stage: str, failures: list[Failure] | tuple[Failure, ...]) -> str:
+    """The text of a ``lifespan.*.failed`` message: each failing step and its exception chain."""
+    import traceback
+
+    parts = []
+    for failure in failures:
+        chain = "".join(traceback.format_exception(failure.error)).rstrip()
+        parts.append(f"{stage} failed in {failure.step}:\n{chain}")
+        if failure.cleanup:
+            parts.append(format_failures("undoing the startup", failure.cleanup))
+    return "\n\n".join(parts)
+
+
+def error_for(stage: str, failures: list[Failure]) -> Exception:
+    """What to raise for failed steps: the original exception, or one ``HookError`` for several."""
+    if len(failures) == 1:
+        return failures[0].error
+    return HookError(
+        f"{len(failures)} {stage} steps failed: " + "; ".join(f.step for f in failures),
+        stage=stage,
+        step=", ".join(f.step for f in failures),
+        errors=tuple(f.error for f in failures),
+    )
+
+
+def annotate(error: BaseException, note: str) -> None:
+    """Name the failing step in the traceback of the original exception (Python 3.11+)."""
+    add_note = getattr(error, "add_note", None)
+    if add_note is not None and note not in getattr(error, "__notes__", ()):
+        add_note(note)
