@@ -9,8 +9,8 @@ scopes go to the mounted app that ``Routes.resolve`` picks, with the child scope
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from asgi_core._lifespan import run_lifespan
 from asgi_core._routing import Routes
@@ -44,11 +44,18 @@ _NOT_FOUND_BODY = _HTTP_NOT_FOUND.body
 _NOT_FOUND: dict[str, ASGIApp] = {"http": _HTTP_NOT_FOUND, "websocket": _WEBSOCKET_NOT_FOUND}
 
 
-def _as_dict(scope: object) -> dict[str, Any]:
-    """A scope that is a ``Mapping`` but not a dict, copied into one; ``TypeError`` otherwise."""
-    if not isinstance(scope, Mapping):
-        raise TypeError  # indexable is not enough: everything below reads it as a dict
-    return dict(scope)
+# a TypeError for anything but a dict (a dict subclass gives a plain dict)
+_copy = cast("Callable[[Scope], dict[str, Any]]", dict.copy)
+
+
+def _checked(scope: object) -> dict[str, Any]:
+    """The scope as a dict with a ``'type'``: a ``Mapping`` that is not a dict is copied into one;
+    anything else is a ``ScopeError`` (indexable is not enough: the rest reads it as a dict)."""
+    if isinstance(scope, Mapping):
+        scope = dict(scope)
+        if "type" in scope:
+            return scope
+    raise scope_error(scope, "an ASGI scope must be a dict with a 'type' key")
 
 
 class AsgiFastStream(Application):
@@ -203,26 +210,34 @@ class AsgiFastStream(Application):
         # The per-request path, written out in one frame (benchmarks: "route hit", "404 miss",
         # "WebSocket refusal"): the routing rules are in _routing.py; this reads the answer
         # Routes.resolve worked out for the same root_path and path before (Routes.hits).
+        # The scope's type is checked where it is relied on: a hit copies it with dict.copy,
+        # which takes nothing but a dict; every other path goes through _checked first.
         try:
-            if type(scope) is not dict:
-                scope = _as_dict(scope)
             kind = scope["type"]
-        except (KeyError, TypeError):
-            raise scope_error(scope, "an ASGI scope must be a dict with a 'type' key") from None
+        except Exception:  # not a mapping, or no 'type': refused there (ScopeError)
+            scope = _checked(scope)
+            kind = scope["type"]
         if kind == "http" or kind == "websocket":
             try:  # a key found was a str checked by resolve; anything else misses to resolve
                 hit = self._hits[scope["root_path"]][scope["path"]]
             except (KeyError, TypeError):
+                if type(scope) is not dict:
+                    scope = _checked(scope)
                 resolved = self._routes.resolve(scope)  # checks path and root_path, keeps it
                 if resolved is not None:
                     await resolved[0](resolved[1], receive, send)
                     return
             else:
                 if hit is not None:  # the child scope is a copy: the caller's is never changed
-                    child = scope.copy()
+                    try:
+                        child = _copy(scope)
+                    except TypeError:  # not a dict: a Mapping is copied into one, or refused
+                        child = _checked(scope)
                     child["root_path"] = hit[1]
                     await hit[0](child, receive, send)
                     return
+                if type(scope) is not dict:
+                    scope = _checked(scope)
             if self._custom_not_found:
                 await self.not_found(scope, receive, send)
             # else the prebuilt answer's fresh messages (and a fresh header list) sent from
@@ -244,6 +259,8 @@ class AsgiFastStream(Application):
             else:  # _WEBSOCKET_NOT_FOUND.message()
                 await send({"type": "websocket.close", "code": 1000, "reason": NOT_FOUND_MESSAGE})
         elif kind == "lifespan":
+            if type(scope) is not dict:
+                scope = _checked(scope)
             if self._custom_lifespan:
                 await self.lifespan(scope, receive, send)
             else:  # lifespan() written out: one frame less per cycle ("lifespan" benchmarks)

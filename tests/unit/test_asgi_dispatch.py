@@ -199,3 +199,37 @@ async def test_asgi_dispatch_a_miss_without_a_method_is_answered_as_for_get() ->
         "type": "http.response.body",
         "body": b"App doesn't support regular HTTP protocol.",
     }
+
+
+class Indexable:
+    """Reads like a scope by key, but is not a Mapping: refused, whatever path it takes."""
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self.scope = scope
+
+    def __getitem__(self, key: str) -> Any:
+        return self.scope[key]
+
+
+@pytest.mark.parametrize("path", ["/api/x", "/nope"])
+async def test_asgi_dispatch_an_indexable_non_mapping_is_refused_for_a_path_seen_before(
+    path: str,
+) -> None:
+    app = AsgiFastStream(asgi_routes=[("/api", Mutating())])
+    await call(app, http_scope(path))  # the answer is kept for this path
+    with pytest.raises(ScopeError, match="must be a dict with a 'type' key"):
+        await call(app, Indexable(http_scope(path)))
+    with pytest.raises(ScopeError, match="must be a dict with a 'type' key"):
+        await call(app, Indexable({"type": "lifespan"}))
+
+
+async def test_asgi_dispatch_a_mapping_scope_missing_its_type_is_refused() -> None:
+    with pytest.raises(ScopeError, match="must be a dict with a 'type' key"):
+        await call(AsgiFastStream(), types.MappingProxyType({"path": "/"}))
+
+
+async def test_asgi_dispatch_a_kept_miss_for_a_mapping_scope_is_a_404() -> None:
+    app = AsgiFastStream()
+    for _ in range(2):
+        start, _body = await call(app, types.MappingProxyType(http_scope("/nope")))
+        assert start["status"] == 404
