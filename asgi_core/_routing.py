@@ -25,9 +25,9 @@ there are and however long the path is.
 
 The per-request fast path (``AsgiFastStream.__call__``) reads ``Routes.hits``, the answers
 ``resolve`` worked out before: ``hits[root_path][path]`` is ``(app, child root_path)`` or None
-(not found), so a repeated request costs two dict lookups and a scope copy. Only a ``str``
-``path`` and ``root_path`` that ``resolve`` checked are keys, so a key that is found was checked;
-an answer whose child ``path`` differs from the request's (a ``root_path`` the server did not put
+(not found), so a repeated request costs two dict lookups and a scope copy. Only a plain
+``str`` ``path`` and ``root_path`` that ``resolve`` checked become keys, so a scope whose path is
+not a str finds none (bytes and None never equal a str) and goes through ``resolve``; an answer whose child ``path`` differs from the request's (a ``root_path`` the server did not put
 in front of ``path``) is not kept there, and neither is a path or root path longer than
 ``_MEMO_KEY_LENGTH``. At most ``_MEMO_SIZE`` paths per root path and ``_MEMO_ROOTS`` root paths
 are kept (then that table starts over). ``hits`` is one dict for the life of the list, emptied

@@ -3,7 +3,9 @@
 ``lifespan`` scopes go to the lifespan driver (``_lifespan.py``); ``http`` and ``websocket``
 scopes go to the mounted app that ``Routes.resolve`` picks, with the child scope it builds
 (every routing rule is in ``_routing.py``), or to ``not_found``; any other scope type is a
-``ScopeError``.
+``ScopeError``, and so is a scope that is not a mapping (a mapping that is not a dict is copied
+into one). A request for a ``root_path`` and ``path`` seen before reads the answer ``resolve``
+kept (``Routes.hits``) and copies the scope with ``dict.copy``: the same rules, in one frame.
 """
 
 from __future__ import annotations
