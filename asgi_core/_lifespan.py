@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from asgi_core._lifecycle import Lifecycle
 from asgi_core._lifespan_machine import (
     TRANSITIONS,
     Action,
@@ -40,12 +39,14 @@ from asgi_core._lifespan_machine import (
     Phase,
     protocol_error,
 )
-from asgi_core._steps import Failure, error_for, format_failures
 from asgi_core.exceptions import MessageError, ScopeError
 from asgi_core.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
     import logging
+
+    from asgi_core._lifecycle import Lifecycle
+    from asgi_core._steps import Failure
 
 __all__ = ["answer_lifespan", "run_lifespan"]
 
@@ -137,6 +138,8 @@ async def _fail(
     logger: logging.Logger | logging.LoggerAdapter[Any] | None,
 ) -> None:
     """Send ``*.failed`` with the report, then raise what failed."""
+    from asgi_core._steps import error_for, format_failures  # loaded by the Lifecycle already
+
     stage = "startup" if action is Action.SEND_STARTUP_FAILED else "shutdown"
     report = format_failures(stage, failures)
     try:

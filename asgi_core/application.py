@@ -17,9 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgi_core._hooks import Hook, HookCaller, Hooks
-from asgi_core._lifecycle import Lifecycle, Mounted
 from asgi_core._options import check_hook_options
-from asgi_core._steps import error_for
 from asgi_core.context import Context
 
 if TYPE_CHECKING:
@@ -27,6 +25,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from asgi_core._brokers import BrokerList
+    from asgi_core._lifecycle import Lifecycle, Mounted
     from asgi_core.types import Broker
 
 __all__ = ["Application", "Lifespan", "LoggerLike"]
@@ -38,6 +37,18 @@ LoggerLike = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 DEFAULT_STARTUP_TIMEOUT = 60.0
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 logger = logging.getLogger("asgi_core")
+
+
+_LIFECYCLE: type[Lifecycle] | None = None
+
+
+def _lifecycle_class() -> type[Lifecycle]:
+    """``Lifecycle``, loaded by the first start, not by ``import asgi_core`` (issue 12: modules)."""
+    global _LIFECYCLE
+    from asgi_core._lifecycle import Lifecycle
+
+    _LIFECYCLE = Lifecycle
+    return Lifecycle
 
 
 def _checked_timeout(name: str, value: object) -> float | None:
@@ -261,7 +272,7 @@ class Application:
     # -- running --------------------------------------------------------------------------------
 
     def _new_lifecycle(self, options: Mapping[str, object]) -> Lifecycle:
-        self._lifecycle = Lifecycle(
+        self._lifecycle = (_LIFECYCLE or _lifecycle_class())(
             hooks=self._hooks,
             brokers=self._brokers,
             caller=self._caller,
@@ -313,6 +324,8 @@ class Application:
         finally:
             await lifecycle.close()
         if failures:
+            from asgi_core._steps import error_for  # loaded with the Lifecycle
+
             raise error_for("shutdown", failures)
 
     def _refuse_while_starting(self, call: str) -> None:
