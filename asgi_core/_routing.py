@@ -27,11 +27,12 @@ The per-request fast path (``AsgiFastStream.__call__``) reads ``Routes.hits``, t
 ``resolve`` worked out before: ``hits[root_path][path]`` is ``(app, child root_path)`` or None
 (not found), so a repeated request costs two dict lookups and a scope copy. Only a plain
 ``str`` ``path`` and ``root_path`` that ``resolve`` checked become keys, so a scope whose path is
-not a str finds none (bytes and None never equal a str) and goes through ``resolve``; an answer whose child ``path`` differs from the request's (a ``root_path`` the server did not put
-in front of ``path``) is not kept there, and neither is a path or root path longer than
+not a str finds none (bytes and None never equal a str) and goes through ``resolve``; an answer
+whose child ``path`` differs from the request's (a ``root_path`` the server did not put in
+front of ``path``) is not kept there, and neither is a path or root path longer than
 ``_MEMO_KEY_LENGTH``. At most ``_MEMO_SIZE`` paths per root path and ``_MEMO_ROOTS`` root paths
 are kept (then that table starts over). ``hits`` is one dict for the life of the list, emptied
-by every mutation, so the app can hold it; a copy of the list gets a dict of its own.
+by every mutation, so the app can hold it; a copy (or an unpickled list) gets a dict of its own.
 """
 
 from __future__ import annotations
@@ -196,8 +197,10 @@ class Routes(list[Route]):
         self._index = self._memo = None
         self.hits.clear()  # in place: AsgiFastStream holds this dict
 
-    def __copy__(self) -> Routes:
-        return Routes(self)  # not the default copy, which would share ``hits`` with this list
+    def __reduce__(self) -> tuple[type[Routes], tuple[list[Route]]]:
+        # copy, deepcopy and pickle rebuild the list through __init__: a dict of kept answers
+        # of its own (the default would share ``hits``, or unpickle entries before it exists)
+        return type(self), (list(self),)
 
     def append(self, route: Route) -> None:
         super().append(_checked(route))

@@ -269,6 +269,8 @@ class AsgiFastStream(Application):
                 self.served_by_lifespan = True
                 await run_lifespan(self._new_lifecycle({}), scope, receive, send, self.logger)
         else:
+            if type(scope) is not dict:
+                scope = _checked(scope)  # not a mapping: that is the error to report
             raise scope_error(
                 scope,
                 f"unsupported scope type {kind!r}; AsgiFastStream serves 'http', 'websocket' "

@@ -178,15 +178,38 @@ def test_asgi_dispatch_the_kept_answers_are_bounded() -> None:
     assert all("/api/" + "x" * 300 not in below for below in routes.hits.values())
 
 
-def test_asgi_dispatch_a_copied_route_list_keeps_its_answers_apart() -> None:
-    original_app, other_app = Mutating(), Mutating()
+@pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy])
+def test_asgi_dispatch_a_copied_route_list_keeps_its_answers_apart(duplicate: Any) -> None:
+    original_app = Mutating()
     routes = Routes([("/api", original_app)])
     routes.resolve(http_scope("/api/x"))
-    clone = copy.copy(routes)
+    clone = duplicate(routes)
+    assert type(clone) is Routes and [path for path, _ in clone] == ["/api"]
+    assert clone.hits is not routes.hits and clone.hits == {}
+    other_app = Mutating()
     clone[0] = ("/api", other_app)
     clone.resolve(http_scope("/api/x"))
     assert routes.hits[""]["/api/x"] == (original_app, "/api")
     assert clone.hits[""]["/api/x"] == (other_app, "/api")
+
+
+def test_asgi_dispatch_a_route_list_survives_pickling() -> None:
+    import pickle
+
+    routes = Routes([("/api", Picklable()), ("/", Picklable())])
+    routes.resolve(http_scope("/api/x"))
+    again = pickle.loads(pickle.dumps(routes))
+    assert type(again) is Routes and [path for path, _ in again] == ["/api", "/"]
+    assert again.hits == {}
+    resolved = again.resolve(http_scope("/api/x"))
+    assert resolved is not None and resolved[1]["root_path"] == "/api"
+
+
+class Picklable:
+    """A module-level ASGI app, so that a route list holding it can be pickled."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("not called")
 
 
 async def test_asgi_dispatch_a_miss_without_a_method_is_answered_as_for_get() -> None:
@@ -219,8 +242,9 @@ async def test_asgi_dispatch_an_indexable_non_mapping_is_refused_for_a_path_seen
     await call(app, http_scope(path))  # the answer is kept for this path
     with pytest.raises(ScopeError, match="must be a dict with a 'type' key"):
         await call(app, Indexable(http_scope(path)))
-    with pytest.raises(ScopeError, match="must be a dict with a 'type' key"):
-        await call(app, Indexable({"type": "lifespan"}))
+    for kind in ("lifespan", "grpc"):
+        with pytest.raises(ScopeError, match="must be a dict with a 'type' key"):
+            await call(app, Indexable({"type": kind}))
 
 
 async def test_asgi_dispatch_a_mapping_scope_missing_its_type_is_refused() -> None:
