@@ -90,6 +90,7 @@ class Lifecycle:
         "_shutdown_timeout",
         "_started_brokers",
         "_startup_timeout",
+        "_watch",
         "after_shutdown",
         "after_startup",
         "brokers_fixed",
@@ -112,6 +113,7 @@ class Lifecycle:
         startup_timeout: float | None,
         shutdown_timeout: float | None,
         mounted: Mounted | None = None,
+        one_task: bool = False,
     ) -> None:
         # the hooks of this run, fixed now: later registrations wait for the next run
         self.on_startup, self.after_startup, self.on_shutdown, self.after_shutdown = hook_steps(
@@ -133,6 +135,10 @@ class Lifecycle:
         self.starting = False  # startup() is running (perhaps in another task)
         self.started = False
         self.stopped = False
+        # One task runs every stage (the lifespan driver): the stages share one watch of the
+        # time limits (``run_steps(resume=...)``); False: ``start()`` and ``stop()``, which may
+        # be called from different tasks, get one each.
+        self._watch: object = None if one_task else _NO_RESUME
 
     async def __aenter__(self) -> Lifecycle:
         return self
@@ -167,7 +173,11 @@ class Lifecycle:
         """Run the startup steps; on failure undo what started and return the failure."""
         self.starting = True
         try:
-            await _run_steps()(self._startup_steps(), self._startup_timeout, self._stop_at)
+            watch = await _run_steps()(
+                self._startup_steps(), self._startup_timeout, self._stop_at, resume=self._watch
+            )
+            if self._watch is not _NO_RESUME:
+                self._watch = watch
         except BaseException as error:  # cancelled or interrupted: undo, then let it through
             await self._cleanup(error)
             raise
@@ -292,9 +302,15 @@ class Lifecycle:
         self._failures = []
         try:
             # shielded: an interruption lets every step run, then goes on
-            await _run_steps()(
-                self._shutdown_steps(error), self._shutdown_timeout, self._keep_going, shield=True
+            watch = await _run_steps()(
+                self._shutdown_steps(error),
+                self._shutdown_timeout,
+                self._keep_going,
+                shield=True,
+                resume=self._watch,
             )
+            if self._watch is not _NO_RESUME:
+                self._watch = watch
         finally:
             self._started_brokers = []
             self.brokers_fixed = False
@@ -302,6 +318,7 @@ class Lifecycle:
 
 
 _RUN_STEPS: Any = None
+_NO_RESUME = object()  # never a watch: run_steps makes one for every stage
 
 
 def _run_steps() -> Any:

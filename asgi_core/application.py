@@ -271,7 +271,8 @@ class Application:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _new_lifecycle(self, options: Mapping[str, object]) -> Lifecycle:
+    def _new_lifecycle(self, options: Mapping[str, object], *, one_task: bool = False) -> Lifecycle:
+        """The run record of one start-to-stop run; ``one_task``: one task runs all of it."""
         self._lifecycle = (_LIFECYCLE or _lifecycle_class())(
             hooks=self._hooks,
             brokers=self._brokers,
@@ -281,6 +282,7 @@ class Application:
             startup_timeout=self.startup_timeout,
             shutdown_timeout=self.shutdown_timeout,
             mounted=self._mounted_lifespans(),
+            one_task=one_task,
         )
         return self._lifecycle
 

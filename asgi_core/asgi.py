@@ -267,7 +267,8 @@ class AsgiFastStream(Application):
                 await self.lifespan(scope, receive, send)
             else:  # lifespan() written out: one frame less per cycle ("lifespan" benchmarks)
                 self.served_by_lifespan = True
-                await run_lifespan(self._new_lifecycle({}), scope, receive, send, self.logger)
+                lifecycle = self._new_lifecycle({}, one_task=True)  # the driver runs it all
+                await run_lifespan(lifecycle, scope, receive, send, self.logger)
         else:
             if type(scope) is not dict:
                 scope = _checked(scope)  # not a mapping: that is the error to report
@@ -285,7 +286,8 @@ class AsgiFastStream(Application):
         re-raises the original exception. See ``_lifespan.py``.
         """
         self.served_by_lifespan = True  # exit() now asks the serving process to stop
-        await run_lifespan(self._new_lifecycle({}), scope, receive, send, self.logger)
+        lifecycle = self._new_lifecycle({}, one_task=True)  # the driver runs it all
+        await run_lifespan(lifecycle, scope, receive, send, self.logger)
 
     def _mounted_lifespans(self) -> Mounted | None:
         """Run the mounted apps' own lifespans beside ours (see ``_sub_lifespans.py``)."""

@@ -62,25 +62,40 @@ async def run_steps(
     failed: Callable[[S, Exception], bool],
     *,
     shield: bool = False,
-) -> None:
-    """Run ``steps`` in order under one watchdog; see the module docstring."""
+    resume: object = None,
+) -> object:
+    """Run ``steps`` in order under one watchdog; see the module docstring.
+
+    Returns what the next phase of the same task may pass as ``resume`` to reuse this phase's
+    watch (on asyncio; None otherwise): a lifespan cycle's shutdown is run by the task that ran
+    its startup, and then skips looking the task up and making a watch. Pass ``resume`` only
+    from that same task.
+    """
     if current_library() == "trio":
         await _scoped_steps(_trio_scope, iter(steps), timeout, failed, shield, DeadlineExceeded)
-        return
+        return None
     asyncio = sys.modules["asyncio"]  # it runs us: no import statement per phase
-    task = asyncio.current_task()
+    if type(resume) is _Watch and timeout is not None:
+        watch: _Watch | None = resume
+        task = resume.task
+    else:
+        watch = None
+        task = asyncio.current_task()
     assert task is not None  # awaited by a task
     anyio = sys.modules.get("anyio") if shield else None
     if anyio is not None and _under_an_anyio_scope(task):
         await _scoped_steps(
             _anyio_scope(anyio), iter(steps), timeout, failed, shield, DeadlineExceeded
         )
-        return
+        return None
     # The asyncio loop, written here rather than in a coroutine of its own: one frame less per
     # phase, and a lifespan cycle has two.
     cancelled = asyncio.CancelledError
     interrupted: BaseException | None = None
-    watch = None if timeout is None else _Watch(task, timeout)
+    if watch is not None:
+        watch.renew(timeout)  # type: ignore[arg-type]  # not None: checked above
+    elif timeout is not None:
+        watch = _Watch(task, timeout)
     clock = time.monotonic if watch is None else watch.clock
     try:
         for step in steps:
@@ -95,7 +110,7 @@ async def run_steps(
                 if watch is not None and watch.fired and watch.claim():
                     if failed(step, DeadlineExceeded(timeout)):
                         continue
-                    return
+                    break
                 if not shield:
                     raise
                 interrupted = interrupted or exc
@@ -103,7 +118,7 @@ async def run_steps(
                     watch.cancelling = task.cancelling() if _COUNTED else 0
             except Exception as exc:
                 if not failed(step, exc):
-                    return
+                    break
             except BaseException as exc:
                 if not shield:
                     raise
@@ -113,9 +128,10 @@ async def run_steps(
                     watch.claim()  # it back
     finally:
         if watch is not None:
-            watch.close()
+            watch.dog.watches.discard(watch)  # watch.close(), written out
     if interrupted is not None:
         raise interrupted
+    return watch
 
 
 def _under_an_anyio_scope(task: object) -> bool:
@@ -203,17 +219,26 @@ class _Watch:
     def __init__(
         self, task: Any, timeout: float, cancel: Callable[[], object] | None = None
     ) -> None:
-        self.dog = dog = _dog_for(task.get_loop())
-        self.clock = clock = dog.clock
+        loop = task.get_loop()
+        dog = _dog
+        if dog is None or dog.loop is not loop:
+            dog = _dog_for(loop)
+        self.dog = dog
+        self.clock = dog.clock
         self.task = task
-        self.timeout = timeout
         self.cancel = task.cancel if cancel is None else cancel
+        self.renew(timeout)
+
+    def renew(self, timeout: float) -> None:
+        """Watch (again) a phase of ``timeout`` whose first step starts now."""
+        dog = self.dog
+        self.timeout = timeout
         self.fired = False
         # the count asyncio.timeout compares with: a cancellation of our own is taken back
-        self.cancelling = task.cancelling() if _COUNTED else 0
+        self.cancelling = self.task.cancelling() if _COUNTED else 0
         dog.watches.add(self)
-        # the first step starts now: arm the timer unless it will fire soon enough anyway
-        self.started = now = clock()
+        # arm the timer unless it will fire soon enough anyway
+        self.started = now = self.clock()
         if now + timeout < dog.at:
             dog.arm(now + timeout)
 

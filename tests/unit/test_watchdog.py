@@ -208,3 +208,38 @@ async def test_watchdog_shielded_phase_outside_anyio_scopes_runs_every_step_then
         await task
     assert events == ["first began", "second began", "second ended"]  # first was interrupted
     assert failures == []
+
+
+async def test_watchdog_lifespan_in_a_plain_asyncio_task_bounds_both_stages_with_one_watch(
+    anyio_backend: str,
+) -> None:
+    """A server's lifespan task (uvicorn's: no anyio scope): the shutdown reuses the startup's
+    watch, and still cancels and names a hung step, then runs the steps after it."""
+    if anyio_backend != "asyncio":
+        pytest.skip("a plain asyncio task")
+    import asyncio
+
+    events: list[str] = []
+    app = AsgiFastStream(
+        Broker(),
+        startup_timeout=5,
+        shutdown_timeout=0.2,
+        on_startup=[recorder(events, "start", 0.25)],  # longer than the shutdown limit: fine
+        on_shutdown=[hang_forever],
+        after_shutdown=[recorder(events, "after")],
+    )
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "lifespan.startup.complete":
+            await inbox.put(SHUTDOWN)
+
+    await inbox.put(STARTUP)
+    task = asyncio.ensure_future(app(lifespan_scope(), inbox.get, send))  # type: ignore[arg-type]
+    with anyio.fail_after(HUNG - 1), pytest.raises(HookTimeoutError) as caught:
+        await task
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    assert "hang_forever" in caught.value.step and caught.value.stage == "shutdown"
+    assert events == ["start began", "start ended", "after began", "after ended"]
