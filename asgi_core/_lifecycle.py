@@ -94,6 +94,7 @@ class Lifecycle:
         "after_shutdown",
         "after_startup",
         "brokers_fixed",
+        "holds_contexts",
         "on_shutdown",
         "on_startup",
         "started",
@@ -131,6 +132,9 @@ class Lifecycle:
         self.brokers_fixed = False  # the broker list was read and its brokers are not closed yet
         self._lifespan_held: Held | None = None
         self._mounted_held: Held | None = None
+        # a context was entered (the user lifespan, the mounted apps): close() has work then;
+        # without one it has none, and the driver skips awaiting it
+        self.holds_contexts = False
         self.state: dict[str, Any] = {}
         self.starting = False  # startup() is running (perhaps in another task)
         self.started = False
@@ -145,14 +149,6 @@ class Lifecycle:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-    @property
-    def holds_contexts(self) -> bool:
-        """Whether a context was entered (the user lifespan, the mounted apps): ``close()`` then.
-
-        Without one, ``close()`` has nothing to do, and the driver skips awaiting it.
-        """
-        return self._mounted_held is not None or self._lifespan_held is not None
 
     async def close(self) -> None:
         """Cancel and await each context task still running (shielded, within shutdown_timeout).
@@ -270,6 +266,7 @@ class Lifecycle:
         from asgi_core._held import Held  # loaded with the first lifespan context
 
         self._lifespan_held = held = await Held.enter(context)
+        self.holds_contexts = True
         value = held.value
         if value is None:
             return
@@ -285,6 +282,7 @@ class Lifecycle:
         from asgi_core._held import Held  # loaded with the first mounted app
 
         self._mounted_held = await Held.enter(self._mounted(self.state))
+        self.holds_contexts = True
 
     def _timed_out(self, stage: str, step: str, error: Exception) -> Exception:
         """``error``, or the ``HookTimeoutError`` naming ``step`` if the watchdog cancelled it."""

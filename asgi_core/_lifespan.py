@@ -97,7 +97,12 @@ async def run_lifespan(
             event: Input | None = None
             while phase is not _STOPPED and phase is not _FAILED:
                 if event is None:
-                    event = _input_from(await receive())
+                    message = await receive()
+                    # _input_from(message), written out for a well-formed message
+                    kind = message.get("type") if type(message) is dict else None
+                    event = _INPUTS.get(kind) if type(kind) is str else None
+                    if event is None:
+                        event = _input_from(message)  # other mappings and strs, or the error
                 try:
                     phase, action = TRANSITIONS[phase, event]
                 except KeyError:
