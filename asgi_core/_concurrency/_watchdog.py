@@ -10,6 +10,8 @@ Rules:
 * ``shield=True`` (cleanup): an outer cancellation does not interrupt the steps; it is raised
   after the last one. Without it, an outer cancellation propagates at once.
 * An untimed step (it bounds itself) is never cancelled by the watchdog.
+* ``run_steps`` returns what the next phase run by the *same task* may pass as ``resume``: it then
+  reuses this phase's watch (a lifespan cycle's shutdown after its startup, in the driver's task).
 
 How it works: a per-step cancel scope or ``asyncio.timeout`` costs a timer per step (several
 microseconds each on asyncio, far more than a no-op hook). Here each step only records its start
@@ -17,7 +19,8 @@ time. One timer per event loop (``_Dog``) is armed at the earliest deadline of a
 when it fires it compares each running phase's *current* step start with the clock: a step that
 has overrun is cancelled, and the timer re-arms itself at the next deadline (the current step's
 start plus ``timeout``). So any number of fast steps costs no timer of their own, and a hung
-step is still cancelled ``timeout`` seconds after it began. On asyncio the timer is
+step is still cancelled ``timeout`` seconds after it began. A phase in an untimed step counts as
+due one limit from now, so the timer stays armed for the step after it. On asyncio the timer is
 ``loop.call_at`` and the cancellation ``task.cancel()`` (taken back with ``uncancel()``, as
 ``asyncio.timeout`` does);
 when the phase is shielded and an anyio cancel scope encloses the task, the steps run in one
