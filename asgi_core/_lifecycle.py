@@ -169,7 +169,7 @@ class Lifecycle:
         """Run the startup steps; on failure undo what started and return the failure."""
         self.starting = True
         try:
-            watch = await _run_steps()(
+            watch = await (_RUN_STEPS or _run_steps())(
                 self._startup_steps(), self._startup_timeout, self._stop_at, resume=self._watch
             )
             if self._watch is not _NO_RESUME:
@@ -300,7 +300,7 @@ class Lifecycle:
         self._failures = []
         try:
             # shielded: an interruption lets every step run, then goes on
-            watch = await _run_steps()(
+            watch = await (_RUN_STEPS or _run_steps())(
                 self._shutdown_steps(error),
                 self._shutdown_timeout,
                 self._keep_going,

@@ -74,7 +74,7 @@ async def run_steps(
     its startup, and then skips looking the task up and making a watch. Pass ``resume`` only
     from that same task.
     """
-    if current_library() == "trio":
+    if "trio" in sys.modules and current_library() == "trio":  # no probe when trio is not loaded
         await _scoped_steps(_trio_scope, iter(steps), timeout, failed, shield, DeadlineExceeded)
         return None
     asyncio = sys.modules["asyncio"]  # it runs us: no import statement per phase
