@@ -32,6 +32,9 @@ class Contender:
     http: Callable[[Routes, NoopBroker], App]
     lifespan: Callable[[Sequence[Hook], NoopBroker], App]
     ping: Callable[[NoopBroker], App]
+    # the lifespan with its time limits off, for a contender that has them (the others have none:
+    # their lifespan is already unbounded); the "no time limits" rows show what the bound costs
+    unbounded_lifespan: Callable[[Sequence[Hook], NoopBroker], App] | None = None
 
 
 def _module(name: str) -> Any:
@@ -64,13 +67,18 @@ def _asgi_core_http(routes: Routes, broker: NoopBroker) -> App:
     return cast(App, core.AsgiFastStream(broker, asgi_routes=list(routes)))
 
 
-def _asgi_core_lifespan(hooks: Sequence[Hook], broker: NoopBroker) -> App:
+def _asgi_core_lifespan(hooks: Sequence[Hook], broker: NoopBroker, *, bounded: bool = True) -> App:
     core = _module("asgi_core")
-    app = core.AsgiFastStream(broker)
+    limits = {} if bounded else {"startup_timeout": None, "shutdown_timeout": None}
+    app = core.AsgiFastStream(broker, **limits)
     for stage, stage_hooks in by_stage(hooks).items():
         for hook in stage_hooks:
             getattr(app, stage)(hook)
     return cast(App, app)
+
+
+def _asgi_core_unbounded_lifespan(hooks: Sequence[Hook], broker: NoopBroker) -> App:
+    return _asgi_core_lifespan(hooks, broker, bounded=False)
 
 
 def _asgi_core_ping(broker: NoopBroker) -> App:
@@ -152,7 +160,13 @@ def _faststream_ping(broker: NoopBroker) -> App:
 
 CONTENDERS: tuple[Contender, ...] = (
     Contender("bare dict", _bare_http, _bare_lifespan, _bare_ping),
-    Contender("asgi_core", _asgi_core_http, _asgi_core_lifespan, _asgi_core_ping),
+    Contender(
+        "asgi_core",
+        _asgi_core_http,
+        _asgi_core_lifespan,
+        _asgi_core_ping,
+        unbounded_lifespan=_asgi_core_unbounded_lifespan,
+    ),
     Contender("Starlette", _starlette_http, _starlette_lifespan, _starlette_ping),
     Contender("FastStream", _faststream_http, _faststream_lifespan, _faststream_ping),
 )

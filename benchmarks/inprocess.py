@@ -204,19 +204,24 @@ def _websocket_case(section: str, label: str, count: int) -> Case:
     )
 
 
-def _lifespan_case(section: str, label: str, count: int) -> Case:
+def _lifespan_case(section: str, label: str, count: int, *, bounded: bool = True) -> Case:
     broker = NoopBroker()
     hooks = noop_hooks(count)
 
+    def build(contender: Contender) -> Callable[[Sequence[Hook], NoopBroker], App]:
+        if bounded or contender.unbounded_lifespan is None:
+            return contender.lifespan
+        return contender.unbounded_lifespan
+
     def check(contender: Contender, app: App) -> tuple[str, ...]:
         # Rebuilt with counting hooks, so that the timed app's hooks stay no-ops.
-        return _lifespan_check(lambda counted: contender.lifespan(counted, broker), count)
+        return _lifespan_check(lambda counted: build(contender)(counted, broker), count)
 
     return Case(
         section,
         label,
         f"bare lifespan, {count} hooks",
-        lambda contender: contender.lifespan(hooks, broker),
+        lambda contender: build(contender)(hooks, broker),
         _lifespan_runner,
         check,
         _LIFESPAN,
@@ -249,6 +254,7 @@ def in_process_cases() -> list[Case]:
 
 SIZES = (5, 100, 1000)
 HOOK_COUNTS = (0, 10, 100)
+UNBOUNDED_HOOK_COUNTS = (10, 100)
 
 
 def scaling_cases() -> list[Case]:
@@ -259,6 +265,12 @@ def scaling_cases() -> list[Case]:
         cases.append(_http_cases(section, f"hit, {size} routes", size, False, "hit"))
         cases.append(_http_cases(section, f"miss, {size} routes", size, False, "miss"))
     cases.extend(_lifespan_case(section, f"lifespan, {n} hooks", n) for n in HOOK_COUNTS)
+    # what the time limit on every step costs: asgi_core with startup/shutdown_timeout=None
+    # (the other contenders have no limits, so these rows repeat their lifespan rows)
+    cases.extend(
+        _lifespan_case(section, f"lifespan, {n} hooks, no time limits", n, bounded=False)
+        for n in UNBOUNDED_HOOK_COUNTS
+    )
     return cases
 
 

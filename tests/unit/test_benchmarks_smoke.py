@@ -26,6 +26,7 @@ def test_benchmarks_quick_run_writes_table_and_json(tmp_path: Path) -> None:
     cases = {(row["section"], row["case"], row["contender"]) for row in payload["rows"]}
     assert ("in-process", "404 miss", "asgi_core") in cases
     assert ("scaling", "lifespan, 100 hooks", "bare dict") in cases
+    assert ("scaling", "lifespan, 10 hooks, no time limits", "asgi_core") in cases
     assert not any(row["contender"] in ("Starlette", "FastStream") for row in payload["rows"])
 
 
