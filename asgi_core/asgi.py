@@ -231,12 +231,13 @@ class AsgiFastStream(Application):
                     return
             else:
                 if hit is not None:  # the child scope is a copy: the caller's is never changed
+                    app, root_path = hit
                     try:
                         child = _copy(scope)
                     except TypeError:  # not a dict: a Mapping is copied into one, or refused
                         child = _checked(scope)
-                    child["root_path"] = hit[1]
-                    await hit[0](child, receive, send)
+                    child["root_path"] = root_path
+                    await app(child, receive, send)
                     return
                 if type(scope) is not dict:
                     scope = _checked(scope)
