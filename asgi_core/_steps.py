@@ -131,7 +131,9 @@ class _BrokerCall:
 
     def __call__(self) -> Awaitable[object]:
         if self.method is None:
-            closer: Callable[[], Awaitable[object]] = _brokers().broker_closer(self.broker)
+            closer: Callable[[], Awaitable[object]] = (_BROKERS or _brokers()).broker_closer(
+                self.broker
+            )
             return closer()
         start: Callable[[], Awaitable[object]] = getattr(self.broker, self.method)
         return start()
