@@ -40,13 +40,13 @@ from asgi_core._lifespan_machine import (
     protocol_error,
 )
 from asgi_core.exceptions import MessageError, ScopeError
-from asgi_core.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
     import logging
 
     from asgi_core._lifecycle import Lifecycle
     from asgi_core._steps import Failure
+    from asgi_core.types import Receive, Scope, Send
 
 __all__ = ["answer_lifespan", "run_lifespan"]
 
