@@ -12,7 +12,6 @@ the brokers start (``RuntimeError`` after).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,6 +20,7 @@ from asgi_core._options import check_hook_options
 from asgi_core.context import Context
 
 if TYPE_CHECKING:
+    import logging
     from contextlib import AbstractAsyncContextManager
     from types import TracebackType
 
@@ -30,13 +30,46 @@ if TYPE_CHECKING:
 
 __all__ = ["Application", "Lifespan", "LoggerLike"]
 
+if TYPE_CHECKING:
+    LoggerLike = logging.Logger | logging.LoggerAdapter[Any]
+
 F = TypeVar("F", bound=Callable[..., Any])
 Lifespan = Callable[..., "AbstractAsyncContextManager[Any]"]
-LoggerLike = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
+
 
 DEFAULT_STARTUP_TIMEOUT = 60.0
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
-logger = logging.getLogger("asgi_core")
+
+
+class _DefaultLogger:
+    """The default of ``logger=``: ``logging.getLogger("asgi_core")``, looked up when an app is
+    built, so that ``import asgi_core`` does not load ``logging`` (about half its import time)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "logging.getLogger('asgi_core')"
+
+
+DEFAULT_LOGGER: Any = _DefaultLogger()
+
+
+def default_logger() -> logging.Logger:
+    """``logging.getLogger("asgi_core")``: the logger an app gets unless it is given one."""
+    import logging
+
+    return logging.getLogger("asgi_core")
+
+
+def __getattr__(name: str) -> Any:
+    """``LoggerLike`` and ``logger``, made on first use (they need ``logging``)."""
+    if name == "LoggerLike":
+        import logging
+
+        return logging.Logger | logging.LoggerAdapter
+    if name == "logger":
+        return default_logger()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _LIFECYCLE: type[Lifecycle] | None = None
@@ -65,7 +98,7 @@ class Application:
     def __init__(
         self,
         broker: Broker | None = None,
-        logger: LoggerLike | None = logger,
+        logger: LoggerLike | None = DEFAULT_LOGGER,
         lifespan: Lifespan | None = None,
         title: str = "FastStream",
         version: str = "0.1.0",
@@ -91,7 +124,9 @@ class Application:
         # loaded when the first application is built, not by import asgi_core (issue 12: 32 modules)
         from asgi_core._brokers import BrokerList, looks_like_a_broker, several_brokers_error
 
-        if looks_like_a_broker(logger):
+        if logger is DEFAULT_LOGGER:
+            logger = default_logger()
+        elif looks_like_a_broker(logger):
             raise several_brokers_error(type(self).__name__, "logger", logger)
         self._brokers: BrokerList = BrokerList(broker)
         self.logger = logger
@@ -241,7 +276,7 @@ class Application:
 
     async def run(
         self,
-        log_level: int = logging.INFO,
+        log_level: int = 20,  # logging.INFO
         run_extra_options: Mapping[str, object] | None = None,
         sleep_time: float = 0.1,
     ) -> None:
@@ -258,6 +293,8 @@ class Application:
         check_hook_options(
             self, options, on_startup=self._hooks.on_startup, lifespan=self.lifespan_context
         )
+        import logging  # loaded by the first app already (default_logger, _brokers)
+
         if isinstance(self.logger, logging.Logger):
             self.logger.setLevel(log_level)
         async with stop_requests() as waiter:

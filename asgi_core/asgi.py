@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, cast
 from asgi_core._lifespan import run_lifespan
 from asgi_core._routing import Routes
 from asgi_core.application import (
+    DEFAULT_LOGGER,
     DEFAULT_SHUTDOWN_TIMEOUT,
     DEFAULT_STARTUP_TIMEOUT,
     Application,
     Lifespan,
-    LoggerLike,
-    logger,
+    default_logger,
 )
 from asgi_core.exceptions import scope_error
 from asgi_core.responses import AsgiResponse, WebSocketClose
@@ -30,6 +30,7 @@ from asgi_core.responses import AsgiResponse, WebSocketClose
 if TYPE_CHECKING:
     from asgi_core._hooks import Hook
     from asgi_core._lifecycle import Mounted
+    from asgi_core.application import LoggerLike
     from asgi_core.types import ASGIApp, Broker, Receive, Scope, Send
 
 __all__ = ["NOT_FOUND_MESSAGE", "AsgiFastStream"]
@@ -69,7 +70,7 @@ class AsgiFastStream(Application):
         /,
         asgi_routes: Iterable[tuple[str, ASGIApp]] = (),
         asyncapi_path: str | None = None,
-        logger: LoggerLike | None = logger,
+        logger: LoggerLike | None = DEFAULT_LOGGER,
         lifespan: Lifespan | None = None,
         title: str = "FastStream",
         version: str = "0.1.0",
@@ -198,7 +199,7 @@ class AsgiFastStream(Application):
         asgi_app.lifespan_context = settings.lifespan
         theirs = [path for path, _ in getattr(app, "routes", None) or ()]
         if theirs:  # FastStream's own AsgiFastStream: its routes stay with it, and we say so
-            logger.warning(
+            default_logger().warning(
                 "from_app(%r): its HTTP routes %s are not copied; pass the ones to keep in "
                 "asgi_routes (and asyncapi_path for the docs)",
                 app,

@@ -55,8 +55,24 @@ def test_import_loads_no_event_loop_server_or_extras() -> None:
         "inspect",
         "json",
         "pathlib",
+        "logging",  # about half the import time: loaded when the first app is built
+        "traceback",
     ):
         assert name not in added, f"import asgi_core imported {name}"
+
+
+def test_import_default_logger_is_made_when_an_app_is_built() -> None:
+    import logging
+
+    from asgi_core import Application, AsgiFastStream
+    from asgi_core.application import LoggerLike, logger
+
+    assert AsgiFastStream().logger is logging.getLogger("asgi_core")
+    assert Application().logger is logging.getLogger("asgi_core") is logger
+    assert AsgiFastStream(logger=None).logger is None
+    mine = logging.getLogger("mine")
+    assert AsgiFastStream(logger=mine).logger is mine
+    assert isinstance(mine, LoggerLike)
 
 
 def test_import_exports_operations_names_lazily_on_first_use() -> None:
