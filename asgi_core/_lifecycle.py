@@ -64,9 +64,6 @@ if TYPE_CHECKING:
 __all__ = ["Lifecycle", "Mounted"]
 
 
-_NO_OPTIONS: Mapping[str, object] = {}  # the hooks after on_startup get no run options
-
-
 Mounted = Callable[[dict[str, Any]], "AbstractAsyncContextManager[Any]"]
 
 
@@ -74,8 +71,8 @@ class Lifecycle:
     """The steps of one start-to-stop run, and what of them has happened.
 
     Built for every lifespan cycle, so it does little work until a step needs it: the four hook
-    stages become their steps here, once (a stage of ``async def`` hooks without parameters
-    reuses the steps of the last cycle, ``_hook_steps``); brokers are read when their step comes.
+    stages become their steps here, once (``async def`` hooks without parameters reuse the steps
+    of the last cycle: ``_steps.hook_steps``); brokers are read when their step comes.
     """
 
     __slots__ = (
