@@ -35,9 +35,9 @@ T = TypeVar("T")
 
 
 async def run_bounded(
-    step: Callable[[], Awaitable[T]], timeout: float | None, *, shield: bool = False
+    step: Callable[..., Awaitable[T]], timeout: float | None, *args: object, shield: bool = False
 ) -> T:
-    """Await ``step()``; raise ``DeadlineExceeded`` if it takes more than ``timeout`` seconds.
+    """Await ``step(*args)``; raise ``DeadlineExceeded`` if it takes more than ``timeout`` seconds.
 
     ``shield=True`` keeps an outer cancellation from interrupting it (cleanup that must run while
     the caller is being cancelled). On trio that takes a shielded cancel scope, since every await
@@ -46,29 +46,34 @@ async def run_bounded(
     around us uses its task groups), its cancel scopes re-deliver cancellation on every await
     under asyncio too, so its shielded scope is used.
     """
+    if not shield and timeout is not None and "trio" not in sys.modules:
+        # the usual case, first: asyncio, bounded by the loop's one watchdog timer
+        # (_watchdog.py), not a timer per call; this bounds every health probe and every
+        # message the test client waits for
+        return await (_WATCHDOG or watchdog()).watched(step, timeout, args)  # type: ignore[no-any-return]
     anyio = sys.modules.get("anyio")
     if shield and anyio is not None:
         with anyio.CancelScope(shield=True) as scope:
             if timeout is not None:
                 scope.deadline = anyio.current_time() + timeout
-            return await step()
+            return await step(*args)
         raise DeadlineExceeded(timeout)
     if current_library() == "trio":
-        return await _trio_bounded(step, timeout, shield)
+        return await _trio_bounded(step, timeout, shield, args)
     if timeout is None:
-        return await step()
-    # the loop's one watchdog timer (_watchdog.py), not a timer per call: this bounds every
-    # health probe and every message the test client waits for
-    return await (_WATCHDOG or watchdog()).watched(step, timeout)  # type: ignore[no-any-return]
+        return await step(*args)
+    return await (_WATCHDOG or watchdog()).watched(step, timeout, args)  # type: ignore[no-any-return]
 
 
-async def _trio_bounded(step: Callable[[], Awaitable[T]], timeout: float | None, shield: bool) -> T:
+async def _trio_bounded(
+    step: Callable[..., Awaitable[T]], timeout: float | None, shield: bool, args: tuple[object, ...]
+) -> T:
     import trio
 
     with trio.CancelScope(shield=shield) as scope:
         if timeout is not None:
             scope.deadline = trio.current_time() + timeout
-        return await step()
+        return await step(*args)
     raise DeadlineExceeded(timeout)
 
 

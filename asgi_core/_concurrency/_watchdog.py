@@ -275,8 +275,10 @@ Begin = Callable[[bool], None]  # a step starts now; timed or not
 ScopeMaker = Callable[[bool, float | None], tuple[Any, Begin, Callable[[], None]]]
 
 
-async def watched(call: Callable[[], Awaitable[T]], timeout: float) -> T:
-    """On asyncio: ``await call()``, ``DeadlineExceeded`` after ``timeout`` s (the loop's timer).
+async def watched(
+    call: Callable[..., Awaitable[T]], timeout: float, args: tuple[object, ...] = ()
+) -> T:
+    """On asyncio: ``await call(*args)``; ``DeadlineExceeded`` after ``timeout`` s (loop timer).
 
     This bounds every health probe: asyncio is read from ``sys.modules`` (it runs us, so it is
     there), cheaper than an import statement per call.
@@ -284,13 +286,13 @@ async def watched(call: Callable[[], Awaitable[T]], timeout: float) -> T:
     asyncio = sys.modules["asyncio"]
     watch = _Watch(asyncio.current_task(), timeout)  # armed: the call starts now
     try:
-        result = await call()
+        result = await call(*args)
     except asyncio.CancelledError:
         if watch.fired and watch.claim():
             raise DeadlineExceeded(timeout) from None
         raise
     finally:
-        watch.close()
+        watch.dog.watches.discard(watch)  # watch.close(), written out
     if watch.fired:  # it swallowed our cancellation and returned: take it back
         watch.claim()
     return result

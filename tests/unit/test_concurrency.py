@@ -92,3 +92,14 @@ async def _set_and_wait(event: Any) -> str:
     event.set()
     await event.wait()
     return "waited"
+
+
+@pytest.mark.parametrize("shield", [False, True])
+@pytest.mark.parametrize("timeout", [5.0, None])
+async def test_concurrency_run_bounded_passes_the_arguments_on(
+    shield: bool, timeout: float | None
+) -> None:
+    async def add(a: int, b: int) -> int:
+        return a + b
+
+    assert await run_bounded(add, timeout, 2, 3, shield=shield) == 5
