@@ -38,18 +38,20 @@ by every mutation, so the app can hold it; a copy (or an unpickled list) gets a 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, SupportsIndex
+from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from asgi_core.exceptions import scope_error
-from asgi_core.types import ASGIApp, Scope
+
+if TYPE_CHECKING:
+    from asgi_core.types import ASGIApp, Scope
 
 __all__ = ["Routes", "normalize_mount_path", "route_path"]
 
-Route = tuple[str, ASGIApp]
+Route = tuple[str, "ASGIApp"]  # (asgi_core.types is for annotations only: not loaded at import)
 _MEMO_SIZE = 1024
 _MEMO_KEY_LENGTH = 256  # longer paths are looked up every time: junk paths can't pin memory
 _MEMO_ROOTS = 4  # distinct root paths in ``hits`` (one per deployment, in practice)
-Hit = tuple[ASGIApp, str]  # the app and the root_path of its child scope
+Hit = tuple["ASGIApp", str]  # the app and the root_path of its child scope
 
 
 def normalize_mount_path(path: object) -> str:

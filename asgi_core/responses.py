@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asgi_core.types import Receive, Scope, Send
+if TYPE_CHECKING:
+    from asgi_core.types import Receive, Scope, Send
 
 __all__ = ["AsgiResponse", "JSONResponse", "WebSocketClose", "encode_headers"]
 
