@@ -3,9 +3,10 @@
 Each test starts a real server on 127.0.0.1 serving ``fault_app`` (no fault), holds one request
 in flight on ``/slow`` (it answers when the test creates the release file), sends SIGTERM to the
 main process, and then opens new connections until one is refused. Every new connection must be
-refused or answered: one that is accepted and then left hanging (the listening socket still open
-in some process, with nobody accepting) is the defect. Then the in-flight request is released and
-must still get its 200, and the server must exit 0.
+refused or answered: one that is accepted and then left hanging or reset (the listening socket
+still open in some process, with nobody accepting) is the defect; a single reset at the moment
+the last listening socket closes is the kernel's (see ``probe_until_refused``). Then the
+in-flight request is released and must still get its 200, and the server must exit 0.
 """
 
 from __future__ import annotations
@@ -84,13 +85,23 @@ def new_connection(port: int) -> str:
     return "answered" if first.startswith(b"HTTP/") else f"accepted, then closed ({first!r})"
 
 
+RESET = "accepted, then reset"
+
+
 def probe_until_refused(proc: Served) -> list[str]:
-    """Open new connections until one is refused (or the deadline); what each one saw."""
+    """Open new connections until one is refused (or the deadline); what each one saw.
+
+    A reset does not end the probing: one connection may reach the kernel's accept queue in the
+    instant between the last worker's last ``accept()`` and its closing of the listening
+    socket, and Linux resets it (at once: the client is not left waiting). The defect this
+    file guards against keeps resetting, or hangs, until the in-flight request ends, and never
+    gets to "refused" while it is held.
+    """
     seen: list[str] = []
     deadline = time.monotonic() + REFUSED_WITHIN
     while time.monotonic() < deadline:
         seen.append(new_connection(proc.port))
-        if seen[-1] != "answered":
+        if seen[-1] != "answered" and seen[-1] != RESET:
             break
         time.sleep(0.02)
     return seen
@@ -118,5 +129,6 @@ def test_after_sigterm_new_connections_are_refused_while_in_flight_requests_fini
         status = proc.wait()
         output = proc.output()
     assert seen[-1] == "refused", f"new connections after SIGTERM: {seen}\n{output}"
+    assert seen.count(RESET) <= 1, f"new connections after SIGTERM: {seen}\n{output}"
     assert (in_flight.status, in_flight.error) == (200, None), output
     assert status == 0, output
