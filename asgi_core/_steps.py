@@ -45,13 +45,13 @@ NO_OPTIONS: Mapping[str, object] = {}  # the hooks after on_startup get no run o
 class Step(NamedTuple):
     """One step: what to await, whether our time limit applies, and what names it.
 
-    The name (``on_startup hook app.connect``) is worked out only when a message needs it: the
-    steps of every lifespan cycle are built anew, and most never fail.
+    The name (``on_startup hook app.connect``) is worked out only when a message needs it: most
+    steps never fail.
     """
 
     call: Callable[[], Awaitable[object]]
-    kind: str  # "on_startup hook", "broker.start() of", ...
-    subject: object = None  # a hook or a lifespan factory (described), or a broker's label
+    kind: str  # "on_startup hook", "lifespan context", ...; "broker" (the subject names it)
+    subject: object = None  # a hook or a lifespan factory (described), or a _BrokerCall
     timed: bool = True  # False: the step bounds itself (the mounted apps, app by app)
     suffix: str = ""
 
