@@ -14,15 +14,16 @@ Rules:
   reuses this phase's watch (a lifespan cycle's shutdown after its startup, in the driver's task).
 
 How it works: a per-step cancel scope or ``asyncio.timeout`` costs a timer per step (several
-microseconds each on asyncio, far more than a no-op hook). Here each step only records its start
-time. One timer per event loop (``_Dog``) is armed at the earliest deadline of a running step;
-when it fires it compares each running phase's *current* step start with the clock: a step that
-has overrun is cancelled, and the timer re-arms itself at the next deadline (the current step's
-start plus ``timeout``). So any number of fast steps costs no timer of their own, and a hung
-step is still cancelled ``timeout`` seconds after it began. A phase in an untimed step counts as
-due one limit from now, so the timer stays armed for the step after it. On asyncio the timer is
-``loop.call_at`` and the cancellation ``task.cancel()`` (taken back with ``uncancel()``, as
-``asyncio.timeout`` does);
+microseconds each on asyncio, far more than a no-op hook), and even reading the clock at each
+step's start costs more than awaiting a no-op hook. Here a step only stores itself as its
+phase's current step (``watch.step = step``). One timer per event loop (``_Dog``) looks at every
+running phase every ``timeout / LOOKS`` seconds: a current step it has not seen before started
+since its last look, and is counted from this look; one it has seen for ``timeout`` seconds has
+overrun and is cancelled. So any number of fast steps costs no timer and no clock read of their
+own, and a hung step is cancelled at least ``timeout`` and at most ``timeout * (1 + 1/LOOKS)``
+seconds after it began (a single bounded call, ``watched``, is counted from its exact start). An
+untimed step is looked at, never cancelled. On asyncio the timer is ``loop.call_at`` and the
+cancellation ``task.cancel()`` (taken back with ``uncancel()``, as ``asyncio.timeout`` does);
 when the phase is shielded and an anyio cancel scope encloses the task, the steps run in one
 shielded anyio cancel scope (anyio re-delivers an outer cancellation on every await, so a bare
 loop would not be shielded) and the watchdog cancels that scope. On trio the steps run in one
@@ -42,17 +43,23 @@ from asgi_core._concurrency._library import DeadlineExceeded, current_library
 __all__ = ["TimedStep", "run_steps", "watched"]
 
 _INF = float("inf")
+LOOKS = 8  # looks per time limit: a hung step is cancelled at most 1/8 of its limit late
+_LOOK = 1 / LOOKS
 _COUNTED = sys.version_info >= (3, 11)  # tasks count cancellations (cancelling, uncancel)
 
 
-class TimedStep(Protocol):
+class _Current(Protocol):
+    """What the timer needs of a phase's current step: whether it may cancel it."""
+
+    @property
+    def timed(self) -> bool: ...
+
+
+class TimedStep(_Current, Protocol):
     """What ``run_steps`` needs of a step: what to await and whether the watchdog bounds it."""
 
     @property
     def call(self) -> Callable[[], Awaitable[object]]: ...
-
-    @property
-    def timed(self) -> bool: ...
 
 
 S = TypeVar("S", bound=TimedStep)
@@ -99,14 +106,12 @@ async def run_steps(
         watch.renew(timeout)  # type: ignore[arg-type]  # not None: checked above
     elif timeout is not None:
         watch = _Watch(task, timeout)
-    clock = time.monotonic if watch is None else watch.clock
     try:
         for step in steps:
-            # The step's start, nothing more: the timer, armed by _Watch for the first step,
-            # re-arms itself from the current start when it fires (and polls through untimed
-            # steps).
+            # the step is the phase's current one, nothing more: the timer, armed by _Watch,
+            # looks at it (see the module docstring)
             if watch is not None:
-                watch.started = clock() if step.timed else _INF
+                watch.step = step
             try:
                 await step.call()
             except cancelled as exc:
@@ -160,11 +165,11 @@ def _under_an_anyio_scope(task: object) -> bool:
 class _Dog:
     """The one timer of an asyncio loop: it looks after every phase running on that loop.
 
-    Armed at the earliest deadline of a running step. When it fires, it cancels each step that
-    has overrun and re-arms itself at the next deadline; with no phase left it stays unarmed.
-    A phase in an untimed step (start time infinite) counts as due one limit from now, so the
-    timer stays armed while any phase runs and a step that starts only records its start
-    time: a lifespan cycle costs no timer at all while the one armed is still ahead of it.
+    While any phase runs, it looks every ``timeout / LOOKS`` seconds (the shortest limit of
+    those running), and at a step's deadline if that comes first: a current step not seen
+    before is counted from this look, one seen for its whole limit is cancelled. With no phase
+    left it stays unarmed. A phase starting while the timer is armed early enough costs no
+    timer at all.
     """
 
     __slots__ = ("at", "clock", "handle", "loop", "watches")
@@ -191,14 +196,24 @@ class _Dog:
         now = self.clock()
         upcoming = _INF
         for watch in list(self.watches):
-            deadline = watch.started + watch.timeout
-            if deadline == _INF:  # an untimed step: look again in one limit, for the next step
-                deadline = now + watch.timeout
-            elif deadline <= now:
-                watch.fire()
-                continue
-            if deadline < upcoming:
-                upcoming = deadline
+            step = watch.step
+            timeout = watch.timeout
+            if step is not watch.seen:  # began since the last look: counted from now
+                watch.seen = step
+                watch.seen_at = now
+                deadline = now + timeout
+            else:
+                deadline = watch.seen_at + timeout
+                if deadline <= now:
+                    if step.timed:
+                        watch.fire()
+                        continue
+                    deadline = _INF  # an untimed step: looked at until the next one begins
+            due = now + timeout * _LOOK
+            if deadline < due:
+                due = deadline
+            if due < upcoming:
+                upcoming = due
         if upcoming != _INF:
             self.arm(upcoming)
 
@@ -214,10 +229,33 @@ def _dog_for(loop: Any) -> _Dog:
     return dog
 
 
-class _Watch:
-    """One asyncio phase under its loop's ``_Dog``: cancels the current step once it overran."""
+class _Begun:
+    """The current step of a phase before its first step, and the call ``watched`` bounds."""
 
-    __slots__ = ("cancel", "cancelling", "clock", "dog", "fired", "started", "task", "timeout")
+    timed = True
+
+
+_BEGUN = _Begun()
+
+
+class _Watch:
+    """One asyncio phase under its loop's ``_Dog``: cancels the current step once it overran.
+
+    ``step`` is the phase's current step (set by ``run_steps`` as each one starts); ``seen``
+    and ``seen_at`` are the step the timer saw last and when it first saw it.
+    """
+
+    __slots__ = (
+        "cancel",
+        "cancelling",
+        "dog",
+        "fired",
+        "seen",
+        "seen_at",
+        "step",
+        "task",
+        "timeout",
+    )
 
     def __init__(
         self, task: Any, timeout: float, cancel: Callable[[], object] | None = None
@@ -227,36 +265,28 @@ class _Watch:
         if dog is None or dog.loop is not loop:
             dog = _dog_for(loop)
         self.dog = dog
-        self.clock = dog.clock
         self.task = task
         self.cancel = task.cancel if cancel is None else cancel
         self.renew(timeout)
 
     def renew(self, timeout: float) -> None:
-        """Watch (again) a phase of ``timeout`` whose first step starts now."""
+        """Watch (again) a phase of ``timeout`` that begins now."""
         dog = self.dog
         self.timeout = timeout
         self.fired = False
         # the count asyncio.timeout compares with: a cancellation of our own is taken back
         self.cancelling = self.task.cancelling() if _COUNTED else 0
         dog.watches.add(self)
-        # arm the timer unless it will fire soon enough anyway
-        self.started = now = self.clock()
-        if now + timeout < dog.at:
-            dog.arm(now + timeout)
-
-    def begin(self, timed: bool) -> None:
-        """A step starts now."""
-        if not timed:
-            self.started = _INF
-            return
-        dog = self.dog
-        self.started = now = self.clock()
-        if now + self.timeout < dog.at:
-            dog.arm(now + self.timeout)
+        self.step: _Current = _BEGUN  # what watched() bounds begins now, exactly
+        self.seen: _Current = _BEGUN
+        self.seen_at = now = dog.clock()
+        # arm the timer unless it will look soon enough anyway
+        look = now + timeout * _LOOK
+        if look < dog.at:
+            dog.arm(look)
 
     def fire(self) -> None:
-        self.started = _INF  # once per step
+        self.seen_at = _INF  # once per step
         self.fired = True
         self.cancel()
 
@@ -271,7 +301,7 @@ class _Watch:
         self.dog.watches.discard(self)
 
 
-Begin = Callable[[bool], None]  # a step starts now; timed or not
+Begin = Callable[[TimedStep], None]  # a step starts now
 ScopeMaker = Callable[[bool, float | None], tuple[Any, Begin, Callable[[], None]]]
 
 
@@ -305,8 +335,8 @@ def _trio_scope(shield: bool, timeout: float | None) -> tuple[Any, Begin, Callab
     scope = trio.CancelScope(shield=shield)
     current_time = trio.current_time
 
-    def begin(timed: bool) -> None:
-        scope.deadline = current_time() + timeout if timed else _INF  # type: ignore[operator]
+    def begin(step: TimedStep) -> None:
+        scope.deadline = current_time() + timeout if step.timed else _INF  # type: ignore[operator]
 
     return scope, (_nothing if timeout is None else begin), _closed
 
@@ -321,12 +351,16 @@ def _anyio_scope(anyio: Any) -> ScopeMaker:
         if timeout is None:
             return scope, _nothing, _closed
         watch = _Watch(asyncio.current_task(), timeout, scope.cancel)
-        return scope, watch.begin, watch.close
+
+        def begin(step: TimedStep) -> None:
+            watch.step = step
+
+        return scope, begin, watch.close
 
     return make
 
 
-def _nothing(timed: bool) -> None:
+def _nothing(step: TimedStep) -> None:
     return None
 
 
@@ -351,7 +385,7 @@ async def _scoped_steps(
         try:
             with scope:
                 for step in steps:
-                    begin(step.timed)
+                    begin(step)
                     try:
                         await step.call()
                     except Exception as exc:

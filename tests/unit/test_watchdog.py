@@ -243,3 +243,114 @@ async def test_watchdog_lifespan_in_a_plain_asyncio_task_bounds_both_stages_with
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
     assert "hang_forever" in caught.value.step and caught.value.stage == "shutdown"
     assert events == ["start began", "start ended", "after began", "after ended"]
+
+
+# -- the timer's looks, on a clock the test moves (no time measured) -------------------------------
+
+
+class _Loop:
+    """A loop whose clock the test sets; ``call_at`` only records when the timer is due."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.due: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> Any:
+        self.due.append(when)
+        return _Handle()
+
+
+class _Handle:
+    def cancel(self) -> None:
+        return None
+
+
+class _Task:
+    def __init__(self, loop: _Loop) -> None:
+        self.loop = loop
+        self.cancels = 0
+
+    def get_loop(self) -> _Loop:
+        return self.loop
+
+    def cancelling(self) -> int:
+        return self.cancels
+
+    def cancel(self) -> None:
+        self.cancels += 1
+
+    def uncancel(self) -> int:
+        self.cancels -= 1
+        return self.cancels
+
+
+def _watch_on(loop: _Loop, timeout: float) -> tuple[Any, _Task]:
+    from asgi_core._concurrency import _watchdog
+
+    task = _Task(loop)
+    return _watchdog._Watch(task, timeout), task
+
+
+def _look(watch: Any, loop: _Loop, at: float) -> None:
+    loop.now = at
+    watch.dog._check()
+
+
+def test_watchdog_timer_counts_a_step_from_the_first_look_that_saw_it() -> None:
+    from asgi_core._concurrency._watchdog import LOOKS
+
+    loop = _Loop()
+    watch, task = _watch_on(loop, 8.0)  # looks every 1 s
+    assert loop.due == [8.0 / LOOKS]  # armed for its first look, not for a deadline
+    first = Step(hang_forever)
+    watch.step = first
+    _look(watch, loop, 1.0)  # first seen here: it began at 0 < t <= 1
+    _look(watch, loop, 8.5)  # 8.5 s after the phase began, but only 7.5 since it was seen
+    assert task.cancels == 0 and not watch.fired
+    assert loop.due[-1] == 9.0  # its deadline: 8 s after it was first seen
+    _look(watch, loop, 9.0)
+    assert task.cancels == 1 and watch.fired  # cancelled at most 1/LOOKS of the limit late
+    watch.claim()
+    _look(watch, loop, 20.0)
+    assert task.cancels == 0  # fired once per step, however long it goes on
+    second = Step(hang_forever)
+    watch.step = second  # the next step gets a full limit of its own
+    _look(watch, loop, 21.0)
+    _look(watch, loop, 28.5)
+    assert task.cancels == 0
+    _look(watch, loop, 29.0)
+    assert task.cancels == 1
+    watch.close()
+
+
+def test_watchdog_timer_never_cancels_an_untimed_step_and_keeps_looking() -> None:
+    loop = _Loop()
+    watch, task = _watch_on(loop, 1.0)
+    watch.step = Step(hang_forever, timed=False)
+    for at in (0.125, 5.0, 50.0):
+        _look(watch, loop, at)
+    assert task.cancels == 0
+    assert loop.due[-1] == 50.125  # still looking, for the timed step after it
+    watch.step = Step(hang_forever)
+    _look(watch, loop, 50.25)
+    _look(watch, loop, 51.25)
+    assert task.cancels == 1
+    watch.close()
+
+
+def test_watchdog_timer_bounds_a_single_call_from_its_exact_start() -> None:
+    """``watched`` (every health probe): the call began when its watch did."""
+    loop = _Loop()
+    loop.now = 3.0
+    watch, task = _watch_on(loop, 1.0)
+    _look(watch, loop, 3.125)
+    _look(watch, loop, 3.99)
+    assert task.cancels == 0
+    _look(watch, loop, 4.0)
+    assert task.cancels == 1
+    watch.close()
+    _look(watch, loop, 10.0)
+    assert loop.due[-1] < 10.0  # no phase left: the timer is not armed again
