@@ -37,7 +37,7 @@ during it lets the remaining steps run before it propagates.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
@@ -210,7 +210,13 @@ class Lifecycle:
     # -- the steps ---------------------------------------------------------------------------
 
     def _startup_steps(self) -> Iterator[Step]:
-        """The startup steps in order; the broker list is read once the hooks before it ran."""
+        """The startup steps in order; the broker list is read once the hooks before it ran.
+
+        (A generator's body runs only when the runner comes to it: ``_broker_starts`` reads the
+        list after the ``on_startup`` hooks.)
+        """
+        if self._lifespan is None and self._mounted is None:  # the usual run: no context
+            return chain(self.on_startup, self._broker_starts(), self.after_startup)
         steps: list[Iterator[Step] | Steps] = [self.on_startup, self._broker_starts()]
         if self._lifespan is not None:
             enter = Step(
@@ -237,8 +243,10 @@ class Lifecycle:
             self._started_brokers.append(found[2])
             yield found[1]
 
-    def _shutdown_steps(self, error: BaseException | None) -> Steps:
+    def _shutdown_steps(self, error: BaseException | None) -> Iterable[Step]:
         hooks = self.started  # after a failed startup only what started is undone
+        if hooks and not self.holds_contexts:  # the usual run: no context to exit
+            return chain(self.on_shutdown, reversed(self._started_brokers), self.after_shutdown)
         steps = [*self.on_shutdown] if hooks else []
         if self._mounted_held is not None:
             exit_mounted = Exit(self._mounted_held, error)

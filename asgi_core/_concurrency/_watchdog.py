@@ -81,49 +81,44 @@ async def run_steps(
     its startup, and then skips looking the task up and making a watch. Pass ``resume`` only
     from that same task.
     """
-    if "trio" in sys.modules and current_library() == "trio":  # no probe when trio is not loaded
-        await _scoped_steps(_trio_scope, iter(steps), timeout, failed, shield, DeadlineExceeded)
-        return None
-    asyncio = sys.modules["asyncio"]  # it runs us: no import statement per phase
-    if type(resume) is _Watch and timeout is not None:
-        watch: _Watch | None = resume
-        task = resume.task
+    if type(resume) is _Watch:  # the next phase of the task that ran the last one
+        watch = resume
+        task = watch.task
+        watch.renew(timeout)
     else:
-        watch = None
-        task = asyncio.current_task()
-    assert task is not None  # awaited by a task
-    anyio = sys.modules.get("anyio") if shield else None
-    if anyio is not None and _under_an_anyio_scope(task):
+        if "trio" in sys.modules and current_library() == "trio":  # no probe without trio
+            await _scoped_steps(_trio_scope, iter(steps), timeout, failed, shield, DeadlineExceeded)
+            return None
+        task = sys.modules["asyncio"].current_task()  # it runs us: no import per phase
+        assert task is not None  # awaited by a task
+        watch = _Watch(task, timeout)
+    if shield and "anyio" in sys.modules and _under_an_anyio_scope(task):
+        watch.close()
+        anyio = sys.modules["anyio"]
         await _scoped_steps(
             _anyio_scope(anyio), iter(steps), timeout, failed, shield, DeadlineExceeded
         )
         return None
     # The asyncio loop, written here rather than in a coroutine of its own: one frame less per
-    # phase, and a lifespan cycle has two.
-    cancelled = asyncio.CancelledError
+    # phase, and a lifespan cycle has two. A step only becomes the watch's current one (an
+    # unbounded phase's watch is not watched: the store is all it costs).
+    cancelled = _cancelled_error()
     interrupted: BaseException | None = None
-    if watch is not None:
-        watch.renew(timeout)  # type: ignore[arg-type]  # not None: checked above
-    elif timeout is not None:
-        watch = _Watch(task, timeout)
     try:
         for step in steps:
-            # the step is the phase's current one, nothing more: the timer, armed by _Watch,
-            # looks at it (see the module docstring)
-            if watch is not None:
-                watch.step = step
+            watch.step = step
             try:
                 await step.call()
             except cancelled as exc:
-                if watch is not None and watch.fired and watch.claim():
+                if watch.fired and watch.claim():
                     if failed(step, DeadlineExceeded(timeout)):
                         continue
                     break
                 if not shield:
                     raise
                 interrupted = interrupted or exc
-                if watch is not None:  # not taken back: our own count starts above it
-                    watch.cancelling = task.cancelling() if _COUNTED else 0
+                # not taken back: our own count starts above it
+                watch.cancelling = task.cancelling() if _COUNTED else 0
             except Exception as exc:
                 if not failed(step, exc):
                     break
@@ -131,15 +126,26 @@ async def run_steps(
                 if not shield:
                     raise
                 interrupted = interrupted or exc
-            else:
-                if watch is not None and watch.fired:  # it swallowed our cancellation: take
-                    watch.claim()  # it back
     finally:
-        if watch is not None:
-            watch.dog.watches.discard(watch)  # watch.close(), written out
+        # watch.close(), written out; a cancellation of ours that a step swallowed (it
+        # returned instead) is taken back here, or by the timer before it fires again
+        if watch.fired:
+            watch.claim()
+        watch.dog.watches.discard(watch)
     if interrupted is not None:
         raise interrupted
     return watch
+
+
+_CANCELLED: type[BaseException] | None = None
+
+
+def _cancelled_error() -> type[BaseException]:
+    """``asyncio.CancelledError`` (asyncio runs us: it is in ``sys.modules``)."""
+    global _CANCELLED
+    if _CANCELLED is None:
+        _CANCELLED = sys.modules["asyncio"].CancelledError
+    return _CANCELLED
 
 
 def _under_an_anyio_scope(task: object) -> bool:
@@ -206,9 +212,8 @@ class _Dog:
                 deadline = watch.seen_at + timeout
                 if deadline <= now:
                     if step.timed:
-                        watch.fire()
-                        continue
-                    deadline = _INF  # an untimed step: looked at until the next one begins
+                        watch.fire()  # and goes on looking, for the steps after it
+                    deadline = _INF  # fired, or untimed: looked at until the next one begins
             due = now + timeout * _LOOK
             if deadline < due:
                 due = deadline
@@ -258,7 +263,7 @@ class _Watch:
     )
 
     def __init__(
-        self, task: Any, timeout: float, cancel: Callable[[], object] | None = None
+        self, task: Any, timeout: float | None, cancel: Callable[[], object] | None = None
     ) -> None:
         loop = task.get_loop()
         dog = _dog
@@ -269,13 +274,16 @@ class _Watch:
         self.cancel = task.cancel if cancel is None else cancel
         self.renew(timeout)
 
-    def renew(self, timeout: float) -> None:
-        """Watch (again) a phase of ``timeout`` that begins now."""
-        dog = self.dog
-        self.timeout = timeout
+    def renew(self, timeout: float | None) -> None:
+        """Watch (again) a phase of ``timeout`` that begins now (None: not watched)."""
         self.fired = False
+        if timeout is None:
+            self.timeout = _INF
+            return
+        self.timeout = timeout
         # the count asyncio.timeout compares with: a cancellation of our own is taken back
         self.cancelling = self.task.cancelling() if _COUNTED else 0
+        dog = self.dog
         dog.watches.add(self)
         self.step: _Current = _BEGUN  # what watched() bounds begins now, exactly
         self.seen: _Current = _BEGUN
@@ -286,6 +294,8 @@ class _Watch:
             dog.arm(look)
 
     def fire(self) -> None:
+        if self.fired:  # the last cancellation was swallowed by its step: taken back first
+            self.claim()
         self.seen_at = _INF  # once per step
         self.fired = True
         self.cancel()

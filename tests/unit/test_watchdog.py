@@ -165,6 +165,51 @@ async def test_watchdog_still_bounds_a_hung_step_that_follows_a_long_untimed_one
     assert events == ["untimed began", "untimed ended"]
 
 
+@pytest.mark.parametrize("shield", [False, True])
+async def test_watchdog_cancels_every_hung_step_of_a_phase_not_only_the_first(
+    shield: bool,
+) -> None:
+    """The timer goes on looking after it cancelled a step: a second hung step is bounded too
+    (run_steps alone: no other time limit on the loop arms the timer again)."""
+    first, second = Step(hang_forever), Step(hang_forever)
+    failures: list[tuple[Any, type[BaseException]]] = []
+    with anyio.fail_after(HUNG - 1):  # well before either would end by itself
+        await run_steps([first, second], 0.1, collect(failures, keep_going=True), shield=shield)
+    assert failures == [(first, DeadlineExceeded), (second, DeadlineExceeded)]
+
+
+@pytest.mark.parametrize("last", [False, True])
+async def test_watchdog_takes_back_a_cancellation_a_step_swallowed(last: bool) -> None:
+    """A step that catches our cancellation and returns is not reported; a hung step after it
+    is still cancelled and named (not taken for an outer cancellation), and the task is not
+    left cancelled."""
+    events: list[str] = []
+
+    async def swallower() -> None:
+        try:
+            await anyio.sleep(HUNG)
+        except anyio.get_cancelled_exc_class():
+            events.append("swallowed")
+
+    hung = Step(hang_forever)
+    steps = [Step(swallower)] if last else [Step(swallower), hung, Step(recorder(events, "c"))]
+    failures: list[tuple[Any, type[BaseException]]] = []
+    with anyio.fail_after(GUARD):
+        await run_steps(steps, 0.1, collect(failures, keep_going=True))
+        await anyio.sleep(0)  # not cancelled: the next await runs
+    assert failures == ([] if last else [(hung, DeadlineExceeded)])
+    assert events == (["swallowed"] if last else ["swallowed", "c began", "c ended"])
+    if sys.version_info >= (3, 11) and anyio.get_current_task is not None:
+        import asyncio
+
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # trio
+            task = None
+        if task is not None:
+            assert task.cancelling() == 0
+
+
 async def test_watchdog_leaves_an_outer_cancellation_alone() -> None:
     events: list[str] = []
     failures: list[tuple[Any, type[BaseException]]] = []
