@@ -91,9 +91,9 @@ class BrokerList:
     def __init__(self, first: object | None) -> None:
         checked_broker(first)
         self.items: list[Any] = [] if first is None else [first]
-        # per broker (by id), the lifecycle steps that start and close it (_lifecycle.py);
-        # every change of the list drops it, as a broker's place is in its steps' names
-        self.memo: dict[int, tuple[Any, ...]] = {}
+        # the lifecycle steps that start and close each broker, in order (_steps.broker_steps);
+        # every change of the list drops them, as a broker's place is in its steps' names
+        self.memo: tuple[tuple[Any, Any], ...] | None = None
 
     def add(self, broker: object, owner: object) -> None:
         """Append ``broker``; ``ConfigError`` if ``owner`` has it already."""
@@ -107,7 +107,7 @@ class BrokerList:
                     "each broker is started and stopped once, so add it once"
                 )
         self.items.append(broker)
-        self.memo = {}
+        self.memo = None
 
     def set_first(self, broker: object | None, owner: object) -> None:
         """Make ``broker`` the first one (None: remove the first); the others stay."""
@@ -120,4 +120,4 @@ class BrokerList:
                     "replaces broker #1, and a broker can be there only once"
                 )
         self.items = rest if broker is None else [broker, *rest]
-        self.memo = {}
+        self.memo = None

@@ -230,18 +230,14 @@ class Lifecycle:
         return chain.from_iterable(steps)
 
     def _broker_starts(self) -> Iterator[Step]:
-        brokers = self._brokers.items.copy()
+        steps = broker_steps(self._brokers)
         self.brokers_fixed = True
-        memo = self._brokers.memo
-        of = len(brokers)
-        for n, broker in enumerate(brokers, 1):
-            found = memo.get(id(broker))
-            if found is None or found[0] is not broker:
-                found = memo[id(broker)] = (broker, *broker_steps(broker, n, of))
+        started = self._started_brokers
+        for start, close in steps:
             # recorded as started before its step is handed out: the runner calls it at once,
             # and a broker whose start() ran gets closed
-            self._started_brokers.append(found[2])
-            yield found[1]
+            started.append(close)
+            yield start
 
     def _shutdown_steps(self, error: BaseException | None) -> Iterable[Step]:
         hooks = self.started  # after a failed startup only what started is undone

@@ -29,7 +29,7 @@ mounted app's protocol run is a sub-lifespan (``_sub_lifespans.py``); ``Lifecycl
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from asgi_core._lifespan_machine import (
     TRANSITIONS,
@@ -53,7 +53,7 @@ __all__ = ["answer_lifespan", "run_lifespan"]
 _INPUTS = {"lifespan.startup": Input.STARTUP, "lifespan.shutdown": Input.SHUTDOWN}
 # The members the driver compares with, as module globals: reading a member through its enum
 # class costs about 0.1 us on CPython 3.11, and a cycle read some thirty of them.
-_IDLE, _STOPPED, _FAILED = Phase.IDLE, Phase.STOPPED, Phase.FAILED
+_IDLE, _STOPPED = Phase.IDLE, Phase.STOPPED
 _HOOKS_DONE, _HOOKS_RAISED = Input.HOOKS_DONE, Input.HOOKS_RAISED
 _RUN_STARTUP, _RUN_SHUTDOWN = Action.RUN_STARTUP, Action.RUN_SHUTDOWN
 _STARTUP_COMPLETE, _SHUTDOWN_COMPLETE = Action.SEND_STARTUP_COMPLETE, Action.SEND_SHUTDOWN_COMPLETE
@@ -95,19 +95,19 @@ async def run_lifespan(
     try:
         try:
             event: Input | None = None
-            while phase is not _STOPPED and phase is not _FAILED:
+            while True:  # until STOPPED (below) or FAILED (_fail raises)
                 if event is None:
                     message = await receive()
-                    # _input_from(message), written out for a well-formed message
-                    kind = message.get("type") if type(message) is dict else None
-                    event = _INPUTS.get(kind) if type(kind) is str else None
-                    if event is None:
-                        event = _input_from(message)  # other mappings and strs, or the error
+                    try:  # _input_from(message), written out for a well-formed message
+                        event = _INPUTS[message["type"]]
+                    except Exception:  # no dict, no 'type', or not one of ours: which, said there
+                        event = _input_from(message)
                 try:
                     phase, action = TRANSITIONS[phase, event]
                 except KeyError:
                     raise protocol_error(phase, event) from None
-                # the two steps and the two replies of every run, written out; failures in _fail
+                # the two steps and the two replies of every run, in the order they come,
+                # written out; failures in _fail
                 if action is _RUN_STARTUP:
                     failure = await lifecycle.startup()
                     if failure is None:
@@ -115,17 +115,19 @@ async def run_lifespan(
                     else:
                         failures = [failure]
                         event = _HOOKS_RAISED
-                elif action is _RUN_SHUTDOWN:
-                    failures = await lifecycle.shutdown()
-                    event = _HOOKS_RAISED if failures else _HOOKS_DONE
                 elif action is _STARTUP_COMPLETE:
                     if state is not None:
                         state.update(lifecycle.state)
                     event = None
                     await send({"type": "lifespan.startup.complete"})
+                elif action is _RUN_SHUTDOWN:
+                    failures = await lifecycle.shutdown()
+                    event = _HOOKS_RAISED if failures else _HOOKS_DONE
                 elif action is _SHUTDOWN_COMPLETE:
                     event = None
                     await send({"type": "lifespan.shutdown.complete"})
+                    if phase is _STOPPED:  # always, by the table: the run ends with this reply
+                        break
                 else:
                     await _fail(action, failures, send, logger)
         except BaseException:
@@ -141,7 +143,7 @@ async def _fail(
     failures: list[Failure],
     send: Send,
     logger: logging.Logger | logging.LoggerAdapter[Any] | None,
-) -> None:
+) -> NoReturn:
     """Send ``*.failed`` with the report, then raise what failed."""
     from asgi_core._steps import error_for, format_failures  # loaded by the Lifecycle already
 

@@ -7,9 +7,9 @@
   parameters is its own step's call (``HookCaller.step``), the same whatever the run; when every
   hook is one, the steps are kept in ``Hooks.memo`` and reused while the lists hold the same
   hooks: building a step anew for each hook of each lifespan cycle cost more than the hook.
-* ``broker_steps`` builds the start and close steps of a broker once per broker and place
-  (``BrokerList.memo``, dropped on every change of the list); their calls look the method up
-  at each call, since FastStream's ``TestBroker`` and mocks replace them on the broker object.
+* ``broker_steps`` builds the start and close steps of the brokers once per state of the list
+  (``BrokerList.memo``, dropped on every change of it); their calls look the method up at each
+  call, since FastStream's ``TestBroker`` and mocks replace them on the broker object.
 * ``format_failures`` is the text of a ``lifespan.*.failed`` message; ``error_for`` what to raise.
 """
 
@@ -24,6 +24,7 @@ from asgi_core.exceptions import HookError
 if TYPE_CHECKING:
     from types import ModuleType
 
+    from asgi_core._brokers import BrokerList
     from asgi_core._held import Held
     from asgi_core._hooks import HookCaller
 
@@ -51,7 +52,7 @@ class Step(NamedTuple):
 
     call: Callable[[], Awaitable[object]]
     kind: str  # "on_startup hook", "lifespan context", ...; "broker" (the subject names it)
-    subject: object = None  # a hook or a lifespan factory (described), or a _BrokerCall
+    subject: object = None  # a hook or a lifespan factory (described), or a broker call
     timed: bool = True  # False: the step bounds itself (the mounted apps, app by app)
     suffix: str = ""
 
@@ -60,7 +61,7 @@ class Step(NamedTuple):
         subject = self.subject
         if subject is None:
             return self.kind
-        if isinstance(subject, _BrokerCall):  # "broker.start() of RedisBroker #2"
+        if isinstance(subject, _BrokerStart):  # "broker.start() of RedisBroker #2"
             return str(subject)
         what = subject if isinstance(subject, str) else describe(subject)
         return f"{self.kind} {what}{self.suffix}"
@@ -81,15 +82,16 @@ def hook_steps(
     hooks: Hooks, caller: HookCaller, options: Mapping[str, object]
 ) -> tuple[Steps, Steps, Steps, Steps]:
     """The steps calling the hooks of each stage, in order (``on_startup`` get ``options``)."""
-    current = (
-        tuple(hooks.on_startup),
-        tuple(hooks.after_startup),
-        tuple(hooks.on_shutdown),
-        tuple(hooks.after_shutdown),
-    )
     memo = hooks.memo
-    if memo is not None and memo[0] == current:
-        return memo[1]  # type: ignore[return-value]
+    if (
+        memo is not None
+        and memo[0] == hooks.on_startup  # lists: compared item by item, identity first
+        and memo[1] == hooks.after_startup
+        and memo[2] == hooks.on_shutdown
+        and memo[3] == hooks.after_shutdown
+    ):
+        return memo[4]  # type: ignore[no-any-return]
+    current = (hooks.on_startup, hooks.after_startup, hooks.on_shutdown, hooks.after_shutdown)
     reusable = True
     made = []
     for stage, stage_hooks in zip(STAGES, current, strict=True):
@@ -101,48 +103,65 @@ def hook_steps(
             steps.append(Step(call, kind, hook))
         made.append(steps)
     result = (made[0], made[1], made[2], made[3])
-    hooks.memo = (current, result) if reusable else None
+    hooks.memo = (*(stage.copy() for stage in current), result) if reusable else None
     return result
 
 
 _KINDS = {stage: f"{stage} hook" for stage in STAGES}
 
 
-def broker_steps(broker: object, n: int, of: int) -> tuple[Step, Step]:
-    """Starting and closing broker ``n`` of ``of``: built once per broker and place."""
-    start, close = _BrokerCall(broker, n, of, "start"), _BrokerCall(broker, n, of, None)
-    return Step(start, "broker", start), Step(close, "broker", close)
+def broker_steps(brokers: BrokerList) -> tuple[tuple[Step, Step], ...]:
+    """The start and close steps of each broker, in order: built once per state of the list."""
+    steps = brokers.memo
+    if steps is None:
+        items = brokers.items
+        of = len(items)
+        steps = brokers.memo = tuple(
+            (
+                Step(start := _BrokerStart(broker, n, of), "broker", start),
+                Step(close := _BrokerClose(broker, n, of), "broker", close),
+            )
+            for n, broker in enumerate(items, 1)
+        )
+    return steps
 
 
-class _BrokerCall:
-    """A broker's ``start()`` or closer (``_brokers.broker_closer``), looked up at each call.
+class _BrokerStart:
+    """A broker's ``start()``, looked up at each call; its ``str`` names the step.
 
-    At each call, not once: FastStream's ``TestBroker`` and mocks replace them on the broker
-    object. Its ``str`` is the step's name: ``broker.start() of RedisBroker #2``.
+    At each call, not once: FastStream's ``TestBroker`` and mocks replace it on the broker
+    object. The name: ``broker.start() of RedisBroker #2``.
     """
 
-    __slots__ = ("broker", "method", "n", "of")
+    __slots__ = ("broker", "n", "of")
 
-    def __init__(self, broker: object, n: int, of: int, method: str | None) -> None:
+    def __init__(self, broker: object, n: int, of: int) -> None:
         self.broker = broker
         self.n = n
         self.of = of
-        self.method = method  # None: the closer
 
     def __call__(self) -> Awaitable[object]:
-        if self.method is None:
-            closer: Callable[[], Awaitable[object]] = (_BROKERS or _brokers()).broker_closer(
-                self.broker
-            )
-            return closer()
-        start: Callable[[], Awaitable[object]] = getattr(self.broker, self.method)
-        return start()
+        return self.broker.start()  # type: ignore[attr-defined,no-any-return]  # checked when added
+
+    def __str__(self) -> str:
+        return f"broker.start() of {_brokers().label(self.broker, self.n, self.of)}"
+
+
+class _BrokerClose(_BrokerStart):
+    """A broker's ``stop()`` (newer FastStream) or ``close()``, looked up at each call."""
+
+    __slots__ = ()
+
+    def __call__(self) -> Awaitable[object]:
+        stop = getattr(self.broker, "stop", None)
+        if stop is not None and callable(stop):
+            return stop()  # type: ignore[no-any-return]
+        closer: Callable[[], Awaitable[object]] = _brokers().broker_closer(self.broker)
+        return closer()  # close(), or the error saying why not
 
     def __str__(self) -> str:
         brokers = _brokers()
-        method = self.method
-        if method is None:
-            method = getattr(brokers.broker_closer(self.broker), "__name__", "stop")
+        method = getattr(brokers.broker_closer(self.broker), "__name__", "stop")
         return f"broker.{method}() of {brokers.label(self.broker, self.n, self.of)}"
 
 

@@ -102,7 +102,7 @@ async def run_steps(
     # The asyncio loop, written here rather than in a coroutine of its own: one frame less per
     # phase, and a lifespan cycle has two. A step only becomes the watch's current one (an
     # unbounded phase's watch is not watched: the store is all it costs).
-    cancelled = _cancelled_error()
+    cancelled = _CANCELLED or _cancelled_error()
     interrupted: BaseException | None = None
     try:
         for step in steps:
@@ -271,7 +271,7 @@ class _Watch:
             dog = _dog_for(loop)
         self.dog = dog
         self.task = task
-        self.cancel = task.cancel if cancel is None else cancel
+        self.cancel = cancel  # None: task.cancel (looked up when it fires, if ever)
         self.renew(timeout)
 
     def renew(self, timeout: float | None) -> None:
@@ -285,8 +285,10 @@ class _Watch:
         self.cancelling = self.task.cancelling() if _COUNTED else 0
         dog = self.dog
         dog.watches.add(self)
-        self.step: _Current = _BEGUN  # what watched() bounds begins now, exactly
-        self.seen: _Current = _BEGUN
+        # what watched() bounds begins now, exactly; a phase's first step replaces it
+        self.step: _Current
+        self.seen: _Current
+        self.step = self.seen = _BEGUN
         self.seen_at = now = dog.clock()
         # arm the timer unless it will look soon enough anyway
         look = now + timeout * _LOOK
@@ -298,7 +300,10 @@ class _Watch:
             self.claim()
         self.seen_at = _INF  # once per step
         self.fired = True
-        self.cancel()
+        if self.cancel is None:
+            self.task.cancel()
+        else:
+            self.cancel()
 
     def claim(self) -> bool:
         """After the timer fired: whether the cancellation in flight is only ours."""
