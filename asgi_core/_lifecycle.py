@@ -102,7 +102,6 @@ class Lifecycle:
 
     def __init__(
         self,
-        *,
         hooks: Hooks,
         brokers: BrokerList,
         caller: HookCaller,
