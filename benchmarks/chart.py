@@ -38,6 +38,7 @@ _COLOURS = {
     "asgi_core": "#1565c0",
     "Starlette": "#2e7d32",
     "FastStream": "#ef6c00",
+    "bounded-table reference": "#8e24aa",
 }
 
 

@@ -40,6 +40,7 @@ from benchmarks.fixtures import (
 )
 from benchmarks.floor import BareClose, BareLifespan, Hook, bare_not_found, noop_hooks
 from benchmarks.harness import Runner, measure, ratio, spread
+from benchmarks.reference import BoundedTableLifespan
 from benchmarks.results import TIMES, Row
 
 __all__ = ["Case", "Settings", "in_process_cases", "run_cases", "scaling_cases"]
@@ -71,6 +72,14 @@ class Case:
     run: Callable[[App], Runner]
     check: Callable[[Contender, App], tuple[str, ...]]
     expect: tuple[str, ...]
+    # an app timed beside the contenders in the same rounds, shown as the REFERENCE column
+    # (the bounded-table lifespan: what issue 12 requires and nothing else), or None
+    # (build it, check its answer), or None
+    reference: tuple[Callable[[], App], Callable[[], tuple[str, ...]]] | None = None
+
+
+REFERENCE = "bounded-table reference"
+"""The column of ``reference.BoundedTableLifespan``: not a contender, a bound on what to expect."""
 
 
 _CHUNK = 32
@@ -225,7 +234,17 @@ def _lifespan_case(section: str, label: str, count: int, *, bounded: bool = True
         _lifespan_runner,
         check,
         _LIFESPAN,
+        _reference(hooks, broker, count) if bounded else None,  # "no time limits" rows: none
     )
+
+
+def _reference(
+    hooks: Sequence[Hook], broker: NoopBroker, count: int
+) -> tuple[Callable[[], App], Callable[[], tuple[str, ...]]]:
+    def check() -> tuple[str, ...]:
+        return _lifespan_check(lambda counted: BoundedTableLifespan(counted, broker), count)
+
+    return (lambda: BoundedTableLifespan(hooks, broker)), check
 
 
 def _floors() -> dict[str, Runner]:
@@ -297,6 +316,14 @@ def run_cases(
     problems: dict[str, str] = {}
     contenders = [c for c in CONTENDERS if c.name in settings.contenders]
     for case in cases:
+        if case.reference is not None:
+            key = _key(case.label, REFERENCE)
+            build_reference, check_reference = case.reference
+            answer = check_reference()
+            if answer != case.expect:
+                problems[key] = f"wrong answer {answer!r}, expected {case.expect!r}"
+            else:
+                runners[key] = case.run(build_reference())
         for contender in contenders:
             key = _key(case.label, contender.name)
             try:
@@ -316,14 +343,17 @@ def run_cases(
         for name in sorted({case.floor for case in cases})
     ]
     for case in cases:
-        for contender in contenders:
-            key = _key(case.label, contender.name)
+        names = [contender.name for contender in contenders]
+        if case.reference is not None:
+            names.append(REFERENCE)
+        for name in names:
+            key = _key(case.label, name)
             if key in problems:
-                rows.append(Row(section, case.label, contender.name, None, TIMES, problems[key]))
+                rows.append(Row(section, case.label, name, None, TIMES, problems[key]))
                 continue
             cost = spread(costs[key]).median / 1000
             figure = ratio(costs, key, case.floor)
-            rows.append(Row(section, case.label, contender.name, figure, TIMES, f"{cost:.2f} µs"))
+            rows.append(Row(section, case.label, name, figure, TIMES, f"{cost:.2f} µs"))
     for label, top, bottom in _growth(cases):
         for contender in contenders:
             pair = _key(top, contender.name), _key(bottom, contender.name)

@@ -27,6 +27,11 @@ def test_benchmarks_quick_run_writes_table_and_json(tmp_path: Path) -> None:
     assert ("in-process", "404 miss", "asgi_core") in cases
     assert ("scaling", "lifespan, 100 hooks", "bare dict") in cases
     assert ("scaling", "lifespan, 10 hooks, no time limits", "asgi_core") in cases
+    # the reference is timed beside the bounded lifespan rows only
+    assert ("in-process", "lifespan, 10 hooks", "bounded-table reference") in cases
+    assert ("scaling", "lifespan, 100 hooks", "bounded-table reference") in cases
+    assert ("scaling", "lifespan, 10 hooks, no time limits", "bounded-table reference") not in cases
+    assert ("in-process", "route hit", "bounded-table reference") not in cases
     assert not any(row["contender"] in ("Starlette", "FastStream") for row in payload["rows"])
 
 
@@ -44,3 +49,38 @@ def test_benchmarks_rerender_from_json_keeps_hand_written_text(tmp_path: Path) -
     assert main([*again, "--output", str(tmp_path)]) == 0
     text = readme.read_text(encoding="utf-8")
     assert text.startswith("# Notes\n\nkept\n") and text.count(START) == 1
+
+
+def test_benchmarks_reference_lifespan_is_bounded_and_table_driven() -> None:
+    """The reference column is only worth its name if it does what it claims: every step
+    bounded (a hung one cancelled and reported), the protocol checked by the table."""
+    import asyncio
+
+    from benchmarks.fixtures import NoopBroker, lifespan_receive, lifespan_scope
+    from benchmarks.reference import BoundedTableLifespan
+
+    async def hung() -> None:
+        await asyncio.sleep(30)
+
+    async def cycle(app: BoundedTableLifespan, receive: object) -> list[dict[str, object]]:
+        sent: list[dict[str, object]] = []
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        await asyncio.wait_for(app(lifespan_scope(), receive, send), 10)  # type: ignore[arg-type]
+        return sent
+
+    ok = asyncio.run(cycle(BoundedTableLifespan([], NoopBroker()), lifespan_receive()))
+    assert [m["type"] for m in ok] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    failed = asyncio.run(
+        cycle(BoundedTableLifespan([hung], NoopBroker(), timeout=0.05), lifespan_receive())
+    )
+    assert [m["type"] for m in failed] == ["lifespan.startup.failed"]
+    assert "timed out" in str(failed[0]["message"])
+
+    async def twice() -> dict[str, str]:
+        return {"type": "lifespan.startup"}
+
+    with pytest.raises(RuntimeError, match="not valid"):  # startup, then startup again
+        asyncio.run(cycle(BoundedTableLifespan([], NoopBroker()), twice))
