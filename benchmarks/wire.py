@@ -9,6 +9,10 @@ Every contender is served twice, with uvicorn pinned to each stack of ``STACKS``
 --loop asyncio`` (what a plain ``pip install uvicorn`` runs) and ``--http httptools --loop
 uvloop`` (what ``uvicorn[standard]`` users run). The fast stack's rows say pending when
 httptools or uvloop can't be imported.
+
+On a machine with two CPUs or more and ``taskset``, every server runs on CPU 0 and ``wrk`` on
+CPU 1 (``PINNED``): the one process under load and its load generator then never take turns on
+one CPU, a swing that otherwise falls on whichever contender is measured at that moment.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import importlib.util
+import os
 import random
 import re
 import shutil
@@ -155,6 +160,7 @@ def _server(name: str, stack: str, cwd: Path, log: Path) -> Iterator[int]:
     lifespan = "off" if name == BASELINE else "on"  # the bare dispatcher has no lifespan
     port = _free_port()
     command = [
+        *PINNED[0],
         *(sys.executable, "-m", "uvicorn", "--factory", factory),
         *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
         *("--http", STACKS[stack][0], "--loop", STACKS[stack][1], "--ws", "none"),
@@ -177,6 +183,7 @@ def _server(name: str, stack: str, cwd: Path, log: Path) -> Iterator[int]:
 
 def _wrk(port: int, path: str, seconds: int, connections: int) -> WrkResult:
     command = [
+        *PINNED[1],
         *("wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"),
         f"http://127.0.0.1:{port}{path}",
     ]
@@ -188,6 +195,20 @@ def _wrk(port: int, path: str, seconds: int, connections: int) -> WrkResult:
 
 Key = tuple[str, str, str]
 """(stack, path name, contender)."""
+
+
+def _pinned() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The command prefixes that put the servers on CPU 0 and wrk on CPU 1, where possible."""
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux
+    cpus = sorted(affinity(0)) if affinity is not None else []
+    if shutil.which("taskset") is None or len(cpus) < 2:
+        return (), ()
+    first, second = cpus[:2]
+    return ("taskset", "-c", str(first)), ("taskset", "-c", str(second))
+
+
+PINNED = _pinned()
+"""Prefixes for the servers' and wrk's commands (empty: not pinned)."""
 
 
 def _rows(results: dict[Key, list[WrkResult]], problems: dict[Key, str]) -> list[Row]:

@@ -84,3 +84,27 @@ def test_benchmarks_reference_lifespan_is_bounded_and_table_driven() -> None:
 
     with pytest.raises(RuntimeError, match="not valid"):  # startup, then startup again
         asyncio.run(cycle(BoundedTableLifespan([], NoopBroker()), twice))
+
+
+def test_benchmarks_callgrind_apps_run_one_cycle_each() -> None:
+    """What ``python -m benchmarks.callgrind`` counts runs (valgrind itself is not needed here)."""
+    from benchmarks import callgrind
+
+    assert set(callgrind.APPS) >= {"floor", "bounded-table reference", "Starlette", "asgi_core"}
+    for name in callgrind.APPS:
+        callgrind._child(name, 10, 1)  # raises if an app fails or answers wrongly
+
+
+def test_benchmarks_callgrind_refuses_to_count_an_app_that_answers_wrongly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks import callgrind
+    from benchmarks.fixtures import Receive, Scope, Send
+
+    async def failing(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no"})
+
+    monkeypatch.setitem(callgrind.APPS, "broken", lambda hooks: failing)
+    with pytest.raises(RuntimeError, match="broken answered"):
+        callgrind._child("broken", 10, 1)
