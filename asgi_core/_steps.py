@@ -61,7 +61,7 @@ class Step(NamedTuple):
         subject = self.subject
         if subject is None:
             return self.kind
-        if isinstance(subject, _BrokerStart):  # "broker.start() of RedisBroker #2"
+        if isinstance(subject, _BrokerCall):  # "broker.start() of RedisBroker #2"
             return str(subject)
         what = subject if isinstance(subject, str) else describe(subject)
         return f"{self.kind} {what}{self.suffix}"
@@ -126,11 +126,11 @@ def broker_steps(brokers: BrokerList) -> tuple[tuple[Step, Step], ...]:
     return steps
 
 
-class _BrokerStart:
-    """A broker's ``start()``, looked up at each call; its ``str`` names the step.
+class _BrokerCall:
+    """A broker's method, looked up at each call; its ``str`` names the step.
 
-    At each call, not once: FastStream's ``TestBroker`` and mocks replace it on the broker
-    object. The name: ``broker.start() of RedisBroker #2``.
+    At each call, not once: FastStream's ``TestBroker`` and mocks replace ``start``/``stop`` on
+    the broker object. The name: ``broker.start() of RedisBroker #2``.
     """
 
     __slots__ = ("broker", "n", "of")
@@ -140,15 +140,29 @@ class _BrokerStart:
         self.n = n
         self.of = of
 
+    def __str__(self) -> str:
+        brokers = _brokers()
+        method = self.method_name(brokers)
+        return f"broker.{method}() of {brokers.label(self.broker, self.n, self.of)}"
+
+    def method_name(self, brokers: ModuleType) -> str:
+        raise NotImplementedError  # pragma: no cover - the two subclasses below
+
+
+class _BrokerStart(_BrokerCall):
+    """``broker.start()``."""
+
+    __slots__ = ()
+
     def __call__(self) -> Awaitable[object]:
         return self.broker.start()  # type: ignore[attr-defined,no-any-return]  # checked when added
 
-    def __str__(self) -> str:
-        return f"broker.start() of {_brokers().label(self.broker, self.n, self.of)}"
+    def method_name(self, brokers: ModuleType) -> str:
+        return "start"
 
 
-class _BrokerClose(_BrokerStart):
-    """A broker's ``stop()`` (newer FastStream) or ``close()``, looked up at each call."""
+class _BrokerClose(_BrokerCall):
+    """``broker.stop()`` (newer FastStream) or ``broker.close()``."""
 
     __slots__ = ()
 
@@ -159,10 +173,8 @@ class _BrokerClose(_BrokerStart):
         closer: Callable[[], Awaitable[object]] = _brokers().broker_closer(self.broker)
         return closer()  # close(), or the error saying why not
 
-    def __str__(self) -> str:
-        brokers = _brokers()
-        method = getattr(brokers.broker_closer(self.broker), "__name__", "stop")
-        return f"broker.{method}() of {brokers.label(self.broker, self.n, self.of)}"
+    def method_name(self, brokers: ModuleType) -> str:
+        return str(getattr(brokers.broker_closer(self.broker), "__name__", "stop"))
 
 
 class Exit:

@@ -261,6 +261,8 @@ class _Watch:
         "task",
         "timeout",
     )
+    step: _Current
+    seen: _Current
 
     def __init__(
         self, task: Any, timeout: float | None, cancel: Callable[[], object] | None = None
@@ -286,8 +288,6 @@ class _Watch:
         dog = self.dog
         dog.watches.add(self)
         # what watched() bounds begins now, exactly; a phase's first step replaces it
-        self.step: _Current
-        self.seen: _Current
         self.step = self.seen = _BEGUN
         self.seen_at = now = dog.clock()
         # arm the timer unless it will look soon enough anyway
