@@ -41,7 +41,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
-from asgi_core._concurrency import DeadlineExceeded, watchdog
+from asgi_core._concurrency import DeadlineExceeded, phases
 from asgi_core._hooks import Hooks, describe
 from asgi_core._steps import (
     Exit,
@@ -320,10 +320,10 @@ _NO_RESUME = object()  # never a watch: run_steps makes one for every stage
 
 
 def _run_steps() -> Any:
-    """``_watchdog.run_steps``, loaded by the first lifespan (``_concurrency.watchdog``)."""
+    """``_phases.run_steps``, loaded by the first lifespan (``_concurrency.phases``)."""
     global _RUN_STEPS
     if _RUN_STEPS is None:
-        _RUN_STEPS = watchdog().run_steps
+        _RUN_STEPS = phases().run_steps
     return _RUN_STEPS
 
 

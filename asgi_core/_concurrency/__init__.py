@@ -6,10 +6,10 @@ client), ``_signals.py`` waiting for SIGINT/SIGTERM while serving. Both load on 
 
 Core code awaits ``receive``, ``send`` and user hooks, which run on whatever loop the server runs;
 the few things that need the library itself (time limits, shielding cleanup from cancellation)
-live here; ``_watchdog.py`` keeps one timer per asyncio loop for every time limit and runs a
-phase of steps (a lifespan stage) under it. Neither library is imported at import time: trio is
-used only when the caller is already running inside trio (so it is already in ``sys.modules``),
-asyncio otherwise.
+live here; ``_watchdog.py`` keeps one timer per asyncio loop for every time limit, and
+``_phases.py`` runs a phase of steps (a lifespan stage) under it. Neither library is imported
+at import time: trio is used only when the caller is already running inside trio (so it is
+already in ``sys.modules``), asyncio otherwise.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ __all__ = [
     "current_library",
     "is_cancellation",
     "new_event",
+    "phases",
     "run_bounded",
     "spawn_detached",
     "watchdog",
@@ -156,8 +157,15 @@ def is_cancellation(error: BaseException) -> bool:
 _WATCHDOG: Any = None  # _watchdog.py once the first time limit needed it
 
 
+def phases() -> Any:
+    """``_phases.py`` (``run_steps``, with ``_watchdog.py``), loaded by the first lifespan."""
+    from asgi_core._concurrency import _phases
+
+    return _phases
+
+
 def watchdog() -> Any:
-    """``_watchdog.py`` (``run_steps``, ``watched``), loaded by the first time limit.
+    """``_watchdog.py`` (``watched``), loaded by the first time limit.
 
     Not by ``import asgi_core``: it is the biggest part of this package, and an app that is
     imported but never served (a CLI, a test collecting) never needs it.

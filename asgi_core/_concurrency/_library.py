@@ -1,7 +1,7 @@
 """Which async library runs the current task, and the error a time limit raises.
 
-A leaf of ``_concurrency``: both the package and ``_watchdog.py`` import it, so neither imports
-the other to get these.
+A leaf of ``_concurrency``: the package, ``_watchdog.py`` and ``_phases.py`` import it, so none
+imports another to get these.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The one watchdog timer behind every lifespan step's time limit (``_concurrency/_watchdog.py``).
+"""The one watchdog timer behind every lifespan step's time limit (``_concurrency/_watchdog.py``
+and ``_phases.py``).
 
 A phase costs one timer however many steps it has, yet each step keeps its own limit, counted
 from its own start: a hung step among fast ones is cancelled and named, the fast ones are not,
@@ -16,7 +17,7 @@ import pytest
 
 from asgi_core import AsgiFastStream, HookTimeoutError
 from asgi_core._concurrency import DeadlineExceeded, run_bounded
-from asgi_core._concurrency._watchdog import run_steps
+from asgi_core._concurrency._phases import run_steps
 from tests.harness import communicate, lifespan_scope
 
 pytestmark = pytest.mark.anyio
