@@ -168,14 +168,15 @@ class _Watch:
             dog.arm(look)
 
     def fire(self) -> None:
+        self.seen_at = _INF  # once per step
+        if self.cancel is not None:  # a scope's cancel(): the scope takes its cancellation
+            self.fired = True
+            self.cancel()
+            return
         if self.fired:  # the last cancellation was swallowed by its step: taken back first
             self.claim()
-        self.seen_at = _INF  # once per step
         self.fired = True
-        if self.cancel is None:
-            self.task.cancel()
-        else:
-            self.cancel()
+        self.task.cancel()
 
     def claim(self) -> bool:
         """After the timer fired: whether the cancellation in flight is only ours."""

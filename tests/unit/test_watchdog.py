@@ -402,3 +402,20 @@ def test_watchdog_timer_bounds_a_single_call_from_its_exact_start() -> None:
     watch.close()
     _look(watch, loop, 10.0)
     assert loop.due[-1] < 10.0  # no phase left: the timer is not armed again
+
+
+def test_watchdog_timer_cancelling_a_scope_never_touches_the_task() -> None:
+    """Under an anyio scope the timer cancels the scope; it takes back no task cancellation."""
+    from asgi_core._concurrency import _watchdog
+
+    loop = _Loop()
+    task = _Task(loop)
+    scope_cancels: list[float] = []
+    watch = _watchdog._Watch(task, 1.0, lambda: scope_cancels.append(loop.now))
+    for begins in (0.0, 10.0):  # two hung steps, one after the other, under the same watch
+        watch.step = Step(hang_forever)
+        _look(watch, loop, begins + 0.125)
+        _look(watch, loop, begins + 1.125)
+    assert scope_cancels == [1.125, 11.125]
+    assert task.cancels == 0 and task.pending == 0
+    watch.close()
