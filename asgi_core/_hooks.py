@@ -64,8 +64,8 @@ class Hooks:
         self.after_startup = [_checked("after_startup", f) for f in after_startup]
         self.on_shutdown = [_checked("on_shutdown", f) for f in on_shutdown]
         self.after_shutdown = [_checked("after_shutdown", f) for f in after_shutdown]
-        # copies of the four lists last made into lifecycle steps, and those steps (_steps.py)
-        self.memo: tuple[Any, ...] | None = None
+        # the steps last made of the four lists, with copies of them (_steps.Plan)
+        self.memo: Any = None
 
     def add(self, stage: str, func: Hook) -> None:
         """Append ``func`` to ``stage``'s list."""

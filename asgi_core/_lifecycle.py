@@ -25,8 +25,16 @@ different tasks and cancel scopes. ``close()`` (or leaving ``async with lifecycl
 awaits a context task still running after a failed or interrupted exit. When there is no context
 to hold, no task is started at all. Hooks are called by the application's ``HookCaller``
 (``_hooks.py``: run options, or FastStream's DI). The steps themselves, what names them and
-what of them is reused from one cycle to the next, are in ``_steps.py``; a ``Lifecycle`` is
-built for every lifespan cycle, so it only gathers them.
+what of them is reused from one cycle to the next (``Plan``), are in ``_steps.py``.
+
+How a stage runs: its steps are one list, awaited in order by the stage's own loop. On asyncio
+each step becomes the current step of the stage's watch (``_concurrency._watchdog``: one timer
+per loop looks at every running stage, so a step costs one store and no timer); on trio, and
+for a shielded stage under an anyio cancel scope, the same list runs in a cancel scope
+(``_concurrency._phases``). The brokers' steps are in the list from the start; a hook that
+changes the broker list before their turn has them replaced in it (``brokers_changed``), so
+the list read is the one the ``on_startup`` hooks left. A ``Lifecycle`` is built for every
+lifespan cycle, and a cycle of parameterless ``async def`` hooks builds no step at all.
 
 The first failing startup step stops the startup. What had already started is undone with the
 same shutdown sequence minus the hooks: the shutdown hooks belong to a completed startup. After a
@@ -37,21 +45,14 @@ during it lets the remaining steps run before it propagates.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from itertools import chain
+import sys
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from asgi_core._concurrency import DeadlineExceeded, phases
-from asgi_core._hooks import Hooks, describe
-from asgi_core._steps import (
-    Exit,
-    Failure,
-    Step,
-    Steps,
-    annotate,
-    broker_steps,
-    hook_steps,
-)
+from asgi_core._concurrency import DeadlineExceeded, current_library, phases
+from asgi_core._concurrency._watchdog import _COUNTED, _Watch
+from asgi_core._hooks import describe
+from asgi_core._steps import Exit, Failure, Plan, Step, annotate, broker_starts, broker_steps
 from asgi_core.exceptions import HookTimeoutError
 
 if TYPE_CHECKING:
@@ -70,12 +71,13 @@ Mounted = Callable[[dict[str, Any]], "AbstractAsyncContextManager[Any]"]
 class Lifecycle:
     """The steps of one start-to-stop run, and what of them has happened.
 
-    Built for every lifespan cycle, so it does little work until a step needs it: the four hook
-    stages become their steps here, once (``async def`` hooks without parameters reuse the steps
-    of the last cycle: ``_steps.hook_steps``); brokers are read when their step comes.
+    Built for every lifespan cycle, so it does little work until a step needs it: the steps
+    of the hooks and brokers come ready from the application's ``Plan`` (fixed now: a hook
+    registered during the run waits for the next one).
     """
 
     __slots__ = (
+        "_at",
         "_brokers",
         "_caller",
         "_failures",
@@ -84,16 +86,13 @@ class Lifecycle:
         "_mounted",
         "_mounted_held",
         "_options",
+        "_pairs",
+        "_plan",
         "_shutdown_timeout",
-        "_started_brokers",
         "_startup_timeout",
+        "_steps",
         "_watch",
-        "after_shutdown",
-        "after_startup",
-        "brokers_fixed",
         "holds_contexts",
-        "on_shutdown",
-        "on_startup",
         "started",
         "starting",
         "state",
@@ -102,7 +101,7 @@ class Lifecycle:
 
     def __init__(
         self,
-        hooks: Hooks,
+        plan: Plan,
         brokers: BrokerList,
         caller: HookCaller,
         lifespan: Callable[..., AbstractAsyncContextManager[Any]] | None,
@@ -112,20 +111,18 @@ class Lifecycle:
         mounted: Mounted | None = None,
         one_task: bool = False,
     ) -> None:
-        # the hooks of this run, fixed now: later registrations wait for the next run
-        self.on_startup, self.after_startup, self.on_shutdown, self.after_shutdown = hook_steps(
-            hooks, caller, options
-        )
-        self._mounted = mounted
-        self._brokers = brokers  # read when their step comes: on_startup hooks may add some
+        self._plan = plan
+        self._pairs = plan.pairs  # the brokers of this run (brokers_changed may replace them)
+        self._brokers = brokers
         self._caller = caller
         self._lifespan = lifespan
+        self._mounted = mounted
         self._options = options
         self._startup_timeout = startup_timeout
         self._shutdown_timeout = shutdown_timeout
-        self._started_brokers: list[Step] = []  # the closing steps of the brokers started
+        self._steps: list[Step] = []  # of the startup, once it began
+        self._at = 0  # where the brokers' steps begin in it
         self._failures: list[Failure] = []  # of the stage running (startup, or a cleanup)
-        self.brokers_fixed = False  # the broker list was read and its brokers are not closed yet
         self._lifespan_held: Held | None = None
         self._mounted_held: Held | None = None
         # a context was entered (the user lifespan, the mounted apps): close() has work then;
@@ -135,10 +132,9 @@ class Lifecycle:
         self.starting = False  # startup() is running (perhaps in another task)
         self.started = False
         self.stopped = False
-        # One task runs every stage (the lifespan driver): the stages share one watch of the
-        # time limits (``run_steps(resume=...)``); False: ``start()`` and ``stop()``, which may
-        # be called from different tasks, get one each.
-        self._watch: object = None if one_task else _NO_RESUME
+        # One task runs every stage (the lifespan driver): the shutdown reuses the startup's
+        # watch; False: start() and stop(), which may run in different tasks, get one each.
+        self._watch: _Watch | bool | None = None if one_task else False
 
     async def __aenter__(self) -> Lifecycle:
         return self
@@ -164,12 +160,42 @@ class Lifecycle:
     async def startup(self) -> Failure | None:
         """Run the startup steps; on failure undo what started and return the failure."""
         self.starting = True
+        self._brokers.started = 0
+        if self._lifespan is None and self._mounted is None:  # the usual run: no context
+            steps = self._steps = [*self._plan.startup]
+            self._at = self._plan.at
+        else:
+            steps = self._steps = self._startup_with_contexts()
+        timeout = self._startup_timeout
         try:
-            watch = await (_RUN_STEPS or _run_steps())(
-                self._startup_steps(), self._startup_timeout, self._stop_at, resume=self._watch
-            )
-            if self._watch is not _NO_RESUME:
-                self._watch = watch
+            if "trio" in sys.modules and current_library() == "trio":  # no probe without trio
+                await phases().run_scoped(steps, timeout, self._stop_at, False)
+            else:
+                # On asyncio: the stage's loop, written here (one frame per stage). A step
+                # only becomes the watch's current one; the watchdog cancels one that overran.
+                cancelled = _CANCELLED or _cancelled_error()
+                watch = _Watch(sys.modules["asyncio"].current_task(), timeout)
+                if self._watch is None:
+                    self._watch = watch  # the shutdown, in the same task, goes on with it
+                try:
+                    for step in steps:
+                        watch.step = step
+                        try:
+                            await step.call()
+                        except cancelled:
+                            if watch.fired and watch.claim():
+                                self._stop_at(step, DeadlineExceeded(timeout))
+                                break
+                            raise
+                        except Exception as exc:
+                            self._stop_at(step, exc)
+                            break
+                finally:
+                    # a cancellation of ours that a step swallowed (it returned instead) is
+                    # taken back here, or by the timer before it fires again
+                    if watch.fired:
+                        watch.claim()
+                    watch.dog.watches.discard(watch)  # watch.close(), written out
         except BaseException as error:  # cancelled or interrupted: undo, then let it through
             await self._cleanup(error)
             raise
@@ -192,6 +218,14 @@ class Lifecycle:
         self.stopped = True
         return self._cleanup(None)
 
+    def brokers_changed(self) -> None:
+        """The broker list changed during the startup, before the brokers' turn (they were not
+        fixed yet): this run starts, and later closes, the brokers it holds now."""
+        pairs = broker_steps(self._brokers)
+        at = self._at
+        self._steps[at : at + (len(self._pairs) or 1)] = broker_starts(pairs, self._brokers)
+        self._pairs = pairs
+
     def _stop_at(self, step: Step, error: Exception) -> bool:
         """A startup step failed: keep the failure, run no further step."""
         name = step.name
@@ -208,54 +242,43 @@ class Lifecycle:
 
     # -- the steps ---------------------------------------------------------------------------
 
-    def _startup_steps(self) -> Iterator[Step]:
-        """The startup steps in order; the broker list is read once the hooks before it ran.
-
-        (A generator's body runs only when the runner comes to it: ``_broker_starts`` reads the
-        list after the ``on_startup`` hooks.)
-        """
-        if self._lifespan is None and self._mounted is None:  # the usual run: no context
-            return chain(self.on_startup, self._broker_starts(), self.after_startup)
-        steps: list[Iterator[Step] | Steps] = [self.on_startup, self._broker_starts()]
+    def _startup_with_contexts(self) -> list[Step]:
+        """The plan's startup steps between entering the user lifespan and the mounted apps."""
+        steps = [*self._plan.startup]
+        self._at = self._plan.at
         if self._lifespan is not None:
             enter = Step(
                 self._enter_lifespan, "lifespan context", self._lifespan, suffix=" (enter)"
             )
-            steps.insert(0, (enter,))
-        steps.append(self.after_startup)
+            steps.insert(0, enter)
+            self._at += 1
         if self._mounted is not None:
-            mounted = Step(self._enter_mounted, "lifespans of mounted apps (startup)", timed=False)
-            steps.append((mounted,))
-        return chain.from_iterable(steps)
+            steps.append(
+                Step(self._enter_mounted, "lifespans of mounted apps (startup)", timed=False)
+            )
+        return steps
 
-    def _broker_starts(self) -> Iterator[Step]:
-        steps = broker_steps(self._brokers)
-        self.brokers_fixed = True
-        started = self._started_brokers
-        for start, close in steps:
-            # recorded as started before its step is handed out: the runner calls it at once,
-            # and a broker whose start() ran gets closed
-            started.append(close)
-            yield start
-
-    def _shutdown_steps(self, error: BaseException | None) -> Iterable[Step]:
-        hooks = self.started  # after a failed startup only what started is undone
-        if hooks and not self.holds_contexts:  # the usual run: no context to exit
-            return chain(self.on_shutdown, reversed(self._started_brokers), self.after_shutdown)
-        steps = [*self.on_shutdown] if hooks else []
+    def _shutdown_steps(self, error: BaseException | None) -> list[Step] | tuple[Step, ...]:
+        """After a completed startup, the whole sequence; otherwise only what started is undone
+        (the shutdown hooks belong to a completed startup)."""
+        hooks = self.started
+        pairs = self._pairs
+        if hooks and not self.holds_contexts and pairs is self._plan.pairs:  # the usual run
+            return self._plan.shutdown
+        if hooks:
+            steps = [*self._plan.shutdown_with(pairs)]
+        else:  # the brokers whose start() was called, in reverse
+            steps = [close for _, close in reversed(pairs[: self._brokers.started])]
         if self._mounted_held is not None:
             exit_mounted = Exit(self._mounted_held, error)
             steps.insert(0, Step(exit_mounted, "lifespans of mounted apps (shutdown)", timed=False))
-        steps += reversed(self._started_brokers)
-        if hooks:
-            steps += self.after_shutdown
         if self._lifespan_held is not None:
             exit_lifespan = Exit(self._lifespan_held, error)
             steps.append(Step(exit_lifespan, "lifespan context", self._lifespan, suffix=" (exit)"))
         return steps
 
     async def _enter_lifespan(self) -> None:
-        assert self._lifespan is not None  # only yielded as a step when there is one
+        assert self._lifespan is not None  # only a step when there is one
         name = f"lifespan context {describe(self._lifespan)}"
         context = self._caller.lifespan(self._lifespan, self._options, name=name)
         if not hasattr(context, "__aenter__") or not hasattr(context, "__aexit__"):
@@ -278,7 +301,7 @@ class Lifecycle:
         self.state.update(value)
 
     async def _enter_mounted(self) -> None:
-        assert self._mounted is not None  # only yielded as a step when there is one
+        assert self._mounted is not None  # only a step when there is one
         from asgi_core._held import Held  # loaded with the first mounted app
 
         self._mounted_held = await Held.enter(self._mounted(self.state))
@@ -297,34 +320,70 @@ class Lifecycle:
         )
 
     async def _cleanup(self, error: BaseException | None) -> list[Failure]:
-        self._failures = []
+        """Run the shutdown steps (``_shutdown_steps``), every one even if an earlier failed.
+
+        Shielded: an outer cancellation lets every step run, then propagates.
+        """
+        failures: list[Failure] = []
+        self._failures = failures
+        steps = self._shutdown_steps(error)
+        timeout = self._shutdown_timeout
         try:
-            # shielded: an interruption lets every step run, then goes on
-            watch = await (_RUN_STEPS or _run_steps())(
-                self._shutdown_steps(error),
-                self._shutdown_timeout,
-                self._keep_going,
-                shield=True,
-                resume=self._watch,
-            )
-            if self._watch is not _NO_RESUME:
-                self._watch = watch
+            watch = self._watch
+            if type(watch) is _Watch:  # the startup's, in the same task: watch again
+                watch.renew(timeout)
+            elif "trio" in sys.modules and current_library() == "trio":
+                await phases().run_scoped(steps, timeout, self._keep_going, True)
+                return failures
+            else:
+                watch = _Watch(sys.modules["asyncio"].current_task(), timeout)
+            task = watch.task
+            if "anyio" in sys.modules and phases().under_an_anyio_scope(task):
+                # anyio re-delivers an outer cancellation on every await: its shield it is
+                watch.close()
+                await phases().run_scoped(steps, timeout, self._keep_going, True)
+                return failures
+            # the stage's loop, shielded: an interruption is kept, and raised after the last
+            cancelled = _CANCELLED or _cancelled_error()
+            interrupted: BaseException | None = None
+            try:
+                for step in steps:
+                    watch.step = step
+                    try:
+                        await step.call()
+                    except cancelled as exc:
+                        if watch.fired and watch.claim():
+                            self._keep_going(step, DeadlineExceeded(timeout))
+                            continue
+                        interrupted = interrupted or exc
+                        # not taken back: our own count starts above it
+                        watch.cancelling = task.cancelling() if _COUNTED else 0
+                    except Exception as exc:
+                        self._keep_going(step, exc)
+                    except BaseException as exc:
+                        interrupted = interrupted or exc
+            finally:
+                if watch.fired:
+                    watch.claim()
+                watch.dog.watches.discard(watch)  # watch.close(), written out
+            if interrupted is not None:
+                raise interrupted
         finally:
-            self._started_brokers = []
-            self.brokers_fixed = False
-        return self._failures
+            brokers = self._brokers
+            brokers.fixed = False
+            brokers.started = 0
+        return failures
 
 
-_RUN_STEPS: Any = None
-_NO_RESUME = object()  # never a watch: run_steps makes one for every stage
+_CANCELLED: type[BaseException] | None = None
 
 
-def _run_steps() -> Any:
-    """``_phases.run_steps``, loaded by the first lifespan (``_concurrency.phases``)."""
-    global _RUN_STEPS
-    if _RUN_STEPS is None:
-        _RUN_STEPS = phases().run_steps
-    return _RUN_STEPS
+def _cancelled_error() -> type[BaseException]:
+    """``asyncio.CancelledError`` (asyncio runs us: it is in ``sys.modules``)."""
+    global _CANCELLED
+    if _CANCELLED is None:
+        _CANCELLED = sys.modules["asyncio"].CancelledError
+    return _CANCELLED
 
 
 async def _no_failures() -> list[Failure]:

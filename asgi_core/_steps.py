@@ -3,20 +3,23 @@
 * A ``Step`` is what to await, whether the stage's time limit applies, and what names it in
   messages (``on_startup hook app.connect``, ``broker.start() of RedisBroker #2``); the name
   is worked out only when a message needs it.
-* ``hook_steps`` makes the four hook stages into steps at once. An ``async def`` without
-  parameters is its own step's call (``HookCaller.step``), the same whatever the run; when every
-  hook is one, the steps are kept in ``Hooks.memo`` and reused while the lists hold the same
-  hooks: building a step anew for each hook of each lifespan cycle cost more than the hook.
+* ``plan_for`` makes the four hook stages and the brokers into a ``Plan``: the startup and
+  shutdown steps of a run without contexts, as tuples. An ``async def`` without parameters is
+  its own step's call (``HookCaller.step``), the same whatever the run; when every hook is one,
+  the plan is kept in ``Hooks.memo`` and reused while the lists hold the same hooks and the
+  broker list is unchanged: building a step anew for each hook of each lifespan cycle cost more
+  than the hook.
 * ``broker_steps`` builds the start and close steps of the brokers once per state of the list
   (``BrokerList.memo``, dropped on every change of it); their calls look the method up at each
-  call, since FastStream's ``TestBroker`` and mocks replace them on the broker object.
+  call, since FastStream's ``TestBroker`` and mocks replace them on the broker object. A start
+  step records, as it begins, that its broker started and that the list is fixed for the run.
 * ``format_failures`` is the text of a ``lifespan.*.failed`` message; ``error_for`` what to raise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asgi_core._hooks import STAGES, Hooks, describe
 from asgi_core.exceptions import HookError
@@ -31,13 +34,15 @@ if TYPE_CHECKING:
 __all__ = [
     "Exit",
     "Failure",
+    "Plan",
     "Step",
     "Steps",
     "annotate",
+    "broker_starts",
     "broker_steps",
     "error_for",
     "format_failures",
-    "hook_steps",
+    "plan_for",
 ]
 
 NO_OPTIONS: Mapping[str, object] = {}  # the hooks after on_startup get no run options
@@ -78,20 +83,70 @@ class Failure(NamedTuple):
     cleanup: tuple[Failure, ...] = ()
 
 
-def hook_steps(
-    hooks: Hooks, caller: HookCaller, options: Mapping[str, object]
-) -> tuple[Steps, Steps, Steps, Steps]:
-    """The steps calling the hooks of each stage, in order (``on_startup`` get ``options``)."""
-    memo = hooks.memo
+class Plan:
+    """The steps of every run without a context, while the hooks and the brokers stay the same.
+
+    ``startup`` is the ``on_startup`` steps, each broker's start (or, with no broker, the step
+    that fixes the empty list), then the ``after_startup`` steps; the brokers' begin at ``at``.
+    ``shutdown`` is the ``on_shutdown`` steps, the brokers' closes in reverse, then the
+    ``after_shutdown`` steps. Built by ``plan_for`` and kept in ``Hooks.memo`` when every hook
+    is its own step's call (``HookCaller.step``): building the steps anew for each lifespan
+    cycle cost more than the hooks. ``lists`` are copies of the hook lists it was made from and
+    ``pairs`` the broker steps (``broker_steps``): the next run reuses it while both hold.
+    """
+
+    __slots__ = (
+        "after_shutdown",
+        "after_startup",
+        "at",
+        "lists",
+        "on_shutdown",
+        "on_startup",
+        "pairs",
+        "shutdown",
+        "startup",
+    )
+
+    def __init__(
+        self,
+        lists: tuple[list[Any], ...],
+        stages: tuple[Steps, Steps, Steps, Steps],
+        pairs: tuple[tuple[Step, Step], ...],
+        brokers: BrokerList,
+    ) -> None:
+        self.lists = lists
+        self.on_startup, self.after_startup, self.on_shutdown, self.after_shutdown = stages
+        self.pairs = pairs
+        self.at = len(self.on_startup)
+        self.startup = (*self.on_startup, *broker_starts(pairs, brokers), *self.after_startup)
+        self.shutdown = self.shutdown_with(pairs)
+
+    def shutdown_with(self, pairs: tuple[tuple[Step, Step], ...]) -> tuple[Step, ...]:
+        """The shutdown steps of a run whose brokers are ``pairs`` (all of them started)."""
+        closes = [close for _, close in reversed(pairs)]
+        return (*self.on_shutdown, *closes, *self.after_shutdown)
+
+
+def plan_for(
+    hooks: Hooks, brokers: BrokerList, caller: HookCaller, options: Mapping[str, object]
+) -> Plan:
+    """The steps of a run (``on_startup`` hooks get ``options``): the last plan while it holds."""
+    plan: Plan | None = hooks.memo
     if (
-        memo is not None
-        and memo[0] == hooks.on_startup  # lists: compared item by item, identity first
-        and memo[1] == hooks.after_startup
-        and memo[2] == hooks.on_shutdown
-        and memo[3] == hooks.after_shutdown
+        plan is not None
+        and plan.pairs is brokers.memo  # dropped (None) on every change of the broker list
+        and plan.lists[0] == hooks.on_startup  # lists: compared item by item, identity first
+        and plan.lists[1] == hooks.after_startup
+        and plan.lists[2] == hooks.on_shutdown
+        and plan.lists[3] == hooks.after_shutdown
     ):
-        return memo[4]  # type: ignore[no-any-return]
-    current = (hooks.on_startup, hooks.after_startup, hooks.on_shutdown, hooks.after_shutdown)
+        return plan
+    current: tuple[list[Any], ...] = (
+        hooks.on_startup,
+        hooks.after_startup,
+        hooks.on_shutdown,
+        hooks.after_shutdown,
+    )
     reusable = True
     made = []
     for stage, stage_hooks in zip(STAGES, current, strict=True):
@@ -102,9 +157,10 @@ def hook_steps(
             reusable = reusable and call is hook
             steps.append(Step(call, kind, hook))
         made.append(steps)
-    result = (made[0], made[1], made[2], made[3])
-    hooks.memo = (*(stage.copy() for stage in current), result) if reusable else None
-    return result
+    stages = (made[0], made[1], made[2], made[3])
+    plan = Plan(tuple(stage.copy() for stage in current), stages, broker_steps(brokers), brokers)
+    hooks.memo = plan if reusable else None
+    return plan
 
 
 _KINDS = {stage: f"{stage} hook" for stage in STAGES}
@@ -118,12 +174,23 @@ def broker_steps(brokers: BrokerList) -> tuple[tuple[Step, Step], ...]:
         of = len(items)
         steps = brokers.memo = tuple(
             (
-                Step(start := _BrokerStart(broker, n, of), "broker", start),
-                Step(close := _BrokerClose(broker, n, of), "broker", close),
+                Step(start := _BrokerStart(brokers, broker, n, of), "broker", start),
+                Step(close := _BrokerClose(brokers, broker, n, of), "broker", close),
             )
             for n, broker in enumerate(items, 1)
         )
     return steps
+
+
+def broker_starts(pairs: tuple[tuple[Step, Step], ...], brokers: BrokerList) -> Steps:
+    """The brokers' start steps; with no broker, the step that fixes the empty list.
+
+    Each start step marks its broker started and the list fixed as it begins; the step in its
+    place fixes an empty list at the same moment (a broker added after it would never start).
+    """
+    if pairs:
+        return [start for start, _ in pairs]
+    return [Step(brokers.fix, "the broker list")]
 
 
 class _BrokerCall:
@@ -133,9 +200,10 @@ class _BrokerCall:
     the broker object. The name: ``broker.start() of RedisBroker #2``.
     """
 
-    __slots__ = ("broker", "n", "of")
+    __slots__ = ("broker", "brokers", "n", "of")
 
-    def __init__(self, broker: object, n: int, of: int) -> None:
+    def __init__(self, brokers: BrokerList, broker: object, n: int, of: int) -> None:
+        self.brokers = brokers
         self.broker = broker
         self.n = n
         self.of = of
@@ -155,6 +223,10 @@ class _BrokerStart(_BrokerCall):
     __slots__ = ()
 
     def __call__(self) -> Awaitable[object]:
+        # started as it is called: a broker whose start() ran gets closed, even if it raised
+        brokers = self.brokers
+        brokers.fixed = True
+        brokers.started = self.n
         return self.broker.start()  # type: ignore[attr-defined,no-any-return]  # checked when added
 
     def method_name(self, brokers: ModuleType) -> str:

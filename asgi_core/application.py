@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from asgi_core._brokers import BrokerList
     from asgi_core._lifecycle import Lifecycle, Mounted
+    from asgi_core._steps import Plan
     from asgi_core.types import Broker
 
 __all__ = ["Application", "Lifespan", "LoggerLike"]
@@ -72,16 +73,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_LIFECYCLE: type[Lifecycle] | None = None
+_LIFECYCLE: tuple[type[Lifecycle], Callable[..., Plan]] | None = None
 
 
-def _lifecycle_class() -> type[Lifecycle]:
-    """``Lifecycle``, loaded by the first start, not by ``import asgi_core`` (issue 12: modules)."""
+def _lifecycle_class() -> tuple[type[Lifecycle], Callable[..., Plan]]:
+    """``Lifecycle`` and ``plan_for``, loaded by the first start, not by ``import asgi_core``."""
     global _LIFECYCLE
     from asgi_core._lifecycle import Lifecycle
+    from asgi_core._steps import plan_for
 
-    _LIFECYCLE = Lifecycle
-    return Lifecycle
+    _LIFECYCLE = Lifecycle, plan_for
+    return _LIFECYCLE
 
 
 def _checked_timeout(name: str, value: object) -> float | None:
@@ -215,7 +217,7 @@ class Application:
         """
         self._refuse_broker_change("add_broker")
         self._brokers.add(broker, self)
-        self.context.set_global("broker", self.broker)
+        self._brokers_changed()
 
     def set_broker(self, broker: Broker | None) -> None:
         """Make ``broker`` the broker: it replaces the first one (or is added if there is none).
@@ -226,18 +228,23 @@ class Application:
         """
         self._refuse_broker_change("set_broker")
         self._brokers.set_first(broker, self)
-        self.context.set_global("broker", self.broker)
+        self._brokers_changed()
 
     def _faststream_context(self) -> Any:
         """This app's one FastStream ``HookContext`` (``from_app`` gives it to FastStream hooks)."""
         return self._caller.faststream_context()
 
     def _refuse_broker_change(self, call: str) -> None:
-        if self._lifecycle is not None and self._lifecycle.brokers_fixed:
+        if self._brokers.fixed:
             raise RuntimeError(
                 f"{call}() called on {self!r} after its brokers were started; change the "
                 "brokers before start(), or in an on_startup hook at the latest"
             )
+
+    def _brokers_changed(self) -> None:
+        self.context.set_global("broker", self.broker)
+        if self._lifecycle is not None and self._lifecycle.starting:  # in an on_startup hook
+            self._lifecycle.brokers_changed()
 
     def on_startup(self, func: F) -> F:
         """Add a hook that runs BEFORE the broker starts; it receives the run options it names."""
@@ -310,14 +317,19 @@ class Application:
 
     def _new_lifecycle(self, options: Mapping[str, object], *, one_task: bool = False) -> Lifecycle:
         """The run record of one start-to-stop run; ``one_task``: one task runs all of it."""
+        lifecycle_class, plan_for = _LIFECYCLE or _lifecycle_class()
+        if options:
+            options = {**self.run_options, **options}
+        else:  # the server's run: read, never changed
+            options = self.run_options
         # positional: a class called with keywords costs CPython 3.11 some 4000 machine
         # instructions more, 5% of a whole 10-hook lifespan cycle (benchmarks: "lifespan")
-        self._lifecycle = lifecycle = (_LIFECYCLE or _lifecycle_class())(
-            self._hooks,
+        self._lifecycle = lifecycle = lifecycle_class(
+            plan_for(self._hooks, self._brokers, self._caller, options),
             self._brokers,
             self._caller,
             self.lifespan_context,
-            {**self.run_options, **options},
+            options,
             self.startup_timeout,
             self.shutdown_timeout,
             self._mounted_lifespans(),

@@ -7,7 +7,8 @@ client), ``_signals.py`` waiting for SIGINT/SIGTERM while serving. Both load on 
 Core code awaits ``receive``, ``send`` and user hooks, which run on whatever loop the server runs;
 the few things that need the library itself (time limits, shielding cleanup from cancellation)
 live here; ``_watchdog.py`` keeps one timer per asyncio loop for every time limit, and
-``_phases.py`` runs a phase of steps (a lifespan stage) under it. Neither library is imported
+``_phases.py`` runs a phase of steps (a lifespan stage) in cancel scopes, for trio and for a
+shielded phase under anyio. Neither library is imported
 at import time: trio is used only when the caller is already running inside trio (so it is
 already in ``sys.modules``), asyncio otherwise.
 """
@@ -158,7 +159,7 @@ _WATCHDOG: Any = None  # _watchdog.py once the first time limit needed it
 
 
 def phases() -> Any:
-    """``_phases.py`` (``run_steps``, with ``_watchdog.py``), loaded by the first lifespan."""
+    """``_phases.py`` (``run_scoped``, with ``_watchdog.py``), loaded by the first lifespan."""
     from asgi_core._concurrency import _phases
 
     return _phases

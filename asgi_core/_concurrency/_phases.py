@@ -1,25 +1,22 @@
-"""A phase of steps run one after another, each bounded in time by ONE watchdog for the phase.
+"""A phase of steps run one after another inside cancel scopes: trio, and shielded anyio.
 
-Rules:
+On asyncio a lifespan stage runs in the lifecycle's own loop (``_lifecycle.py``) under one
+``_watchdog._Watch``. Two cases need cancel scopes instead, and run here:
 
-* ``run_steps(steps, timeout, failed)`` awaits ``step.call()`` for each step in order. A step with
-  ``timed`` set that runs longer than ``timeout`` seconds (counted from its own start) is
-  cancelled, and ``failed(step, DeadlineExceeded(timeout))`` reports exactly that step. A step
-  that raises an ``Exception`` is reported with it. ``failed`` returns whether to go on with the
-  next step (a startup stops at its first failure; a cleanup runs every step).
-* ``shield=True`` (cleanup): an outer cancellation does not interrupt the steps; it is raised
-  after the last one. Without it, an outer cancellation propagates at once.
-* An untimed step (it bounds itself) is never cancelled by the watchdog.
-* ``run_steps`` returns what the next phase run by the *same task* may pass as ``resume``: it then
-  reuses this phase's watch (a lifespan cycle's shutdown after its startup, in the driver's task).
+* trio keeps deadlines itself: the steps run in one cancel scope whose deadline is moved at each
+  step's start (there is no callback to re-arm);
+* a shielded phase (a cleanup) on asyncio when an anyio cancel scope encloses the task
+  (``under_an_anyio_scope``): anyio re-delivers an outer cancellation on every await, so only its
+  own shielded scope keeps the steps running; the watchdog cancels that scope.
 
-How: on asyncio each step becomes the phase's current step under a ``_watchdog._Watch`` (the one
-timer per loop looks at it, see ``_watchdog.py``). When the phase is shielded and an anyio
-cancel scope encloses the task, the steps run in one shielded anyio cancel scope (anyio
-re-delivers an outer cancellation on every await, so a bare loop would not be shielded) and the
-watchdog cancels that scope. On trio the steps run in one cancel scope whose deadline is moved
-at each step's start (trio keeps deadlines itself; there is no callback to re-arm). After a
-cancelled step, the next steps run in a fresh scope.
+Rules, as for the asyncio loop: ``run_scoped(steps, timeout, failed, shield)`` awaits
+``step.call()`` for each step in order. A timed step that runs longer than ``timeout`` seconds
+(counted from its own start) is cancelled, and ``failed(step, DeadlineExceeded(timeout))``
+reports exactly that step; one that raises an ``Exception`` is reported with it. ``failed``
+returns whether to go on (a startup stops at its first failure; a cleanup runs every step).
+With ``shield`` an outer cancellation does not interrupt the steps; it is raised after the last
+one. An untimed step (it bounds itself) is never cancelled. After a cancelled step, the next
+steps run in a fresh scope.
 """
 
 from __future__ import annotations
@@ -29,13 +26,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from asgi_core._concurrency._library import DeadlineExceeded, current_library
-from asgi_core._concurrency._watchdog import _COUNTED, _INF, _Current, _Watch
+from asgi_core._concurrency._watchdog import _INF, _Current, _Watch
 
-__all__ = ["TimedStep", "run_steps"]
+__all__ = ["TimedStep", "run_scoped", "under_an_anyio_scope"]
 
 
 class TimedStep(_Current, Protocol):
-    """What ``run_steps`` needs of a step: what to await and whether the watchdog bounds it."""
+    """What ``run_scoped`` needs of a step: what to await and whether the watchdog bounds it."""
 
     @property
     def call(self) -> Callable[[], Awaitable[object]]: ...
@@ -44,89 +41,22 @@ class TimedStep(_Current, Protocol):
 S = TypeVar("S", bound=TimedStep)
 
 
-async def run_steps(
-    steps: Iterable[S],
-    timeout: float | None,
-    failed: Callable[[S, Exception], bool],
-    *,
-    shield: bool = False,
-    resume: object = None,
-) -> object:
-    """Run ``steps`` in order under one watchdog; see the module docstring.
+async def run_scoped(
+    steps: Iterable[S], timeout: float | None, failed: Callable[[S, Exception], bool], shield: bool
+) -> None:
+    """Run ``steps`` in order inside cancel scopes; see the module docstring.
 
-    Returns what the next phase of the same task may pass as ``resume`` to reuse this phase's
-    watch (on asyncio; None otherwise): a lifespan cycle's shutdown is run by the task that ran
-    its startup, and then skips looking the task up and making a watch. Pass ``resume`` only
-    from that same task.
+    On trio, and on asyncio for a shielded phase under an anyio cancel scope (``shield`` must
+    then be True: unshielded phases on asyncio run in the lifecycle's own loop).
     """
-    if type(resume) is _Watch:  # the next phase of the task that ran the last one
-        watch = resume
-        task = watch.task
-        watch.renew(timeout)
+    if "trio" in sys.modules and current_library() == "trio":
+        make: ScopeMaker = _trio_scope
     else:
-        if "trio" in sys.modules and current_library() == "trio":  # no probe without trio
-            await _scoped_steps(_trio_scope, iter(steps), timeout, failed, shield, DeadlineExceeded)
-            return None
-        task = sys.modules["asyncio"].current_task()  # it runs us: no import per phase
-        assert task is not None  # awaited by a task
-        watch = _Watch(task, timeout)
-    if shield and "anyio" in sys.modules and _under_an_anyio_scope(task):
-        watch.close()
-        anyio = sys.modules["anyio"]
-        await _scoped_steps(
-            _anyio_scope(anyio), iter(steps), timeout, failed, shield, DeadlineExceeded
-        )
-        return None
-    # The asyncio loop, written here rather than in a coroutine of its own: one frame less per
-    # phase, and a lifespan cycle has two. A step only becomes the watch's current one (an
-    # unbounded phase's watch is not watched: the store is all it costs).
-    cancelled = _CANCELLED or _cancelled_error()
-    interrupted: BaseException | None = None
-    try:
-        for step in steps:
-            watch.step = step
-            try:
-                await step.call()
-            except cancelled as exc:
-                if watch.fired and watch.claim():
-                    if failed(step, DeadlineExceeded(timeout)):
-                        continue
-                    break
-                if not shield:
-                    raise
-                interrupted = interrupted or exc
-                # not taken back: our own count starts above it
-                watch.cancelling = task.cancelling() if _COUNTED else 0
-            except Exception as exc:
-                if not failed(step, exc):
-                    break
-            except BaseException as exc:
-                if not shield:
-                    raise
-                interrupted = interrupted or exc
-    finally:
-        # watch.close(), written out; a cancellation of ours that a step swallowed (it
-        # returned instead) is taken back here, or by the timer before it fires again
-        if watch.fired:
-            watch.claim()
-        watch.dog.watches.discard(watch)
-    if interrupted is not None:
-        raise interrupted
-    return watch
+        make = _anyio_scope(sys.modules["anyio"])
+    await _scoped_steps(make, iter(steps), timeout, failed, shield, DeadlineExceeded)
 
 
-_CANCELLED: type[BaseException] | None = None
-
-
-def _cancelled_error() -> type[BaseException]:
-    """``asyncio.CancelledError`` (asyncio runs us: it is in ``sys.modules``)."""
-    global _CANCELLED
-    if _CANCELLED is None:
-        _CANCELLED = sys.modules["asyncio"].CancelledError
-    return _CANCELLED
-
-
-def _under_an_anyio_scope(task: object) -> bool:
+def under_an_anyio_scope(task: object) -> bool:
     """Whether an anyio cancel scope encloses the current asyncio task.
 
     Only then is an outer cancellation re-delivered on every await, so that only anyio's own

@@ -3,7 +3,7 @@
 A per-step cancel scope or ``asyncio.timeout`` costs a timer per step (several microseconds each
 on asyncio, far more than a no-op hook), and even reading the clock at each step's start costs
 more than awaiting a no-op hook. Here a step only stores itself as its phase's current step
-(``watch.step = step``; ``_phases.run_steps`` does it). One timer per event loop (``_Dog``)
+(``watch.step = step``; the lifecycle's stage loop does it). One timer per event loop (``_Dog``)
 looks at every running phase every ``timeout / LOOKS`` seconds: a current step it has not seen
 before started since its last look, and is counted from this look; one it has seen for
 ``timeout`` seconds has overrun and is cancelled. So any number of fast steps costs no timer and
@@ -118,7 +118,7 @@ _BEGUN = _Begun()
 class _Watch:
     """One asyncio phase under its loop's ``_Dog``: cancels the current step once it overran.
 
-    ``step`` is the phase's current step (set by ``run_steps`` as each one starts); ``seen``
+    ``step`` is the phase's current step (set by the stage loop as each one starts); ``seen``
     and ``seen_at`` are the step the timer saw last and when it first saw it.
     """
 

@@ -216,6 +216,76 @@ async def test_brokers_added_in_an_on_startup_hook_start_after_the_others() -> N
     assert log[3:] == ["stop c", "stop b", "stop a"]
 
 
+@pytest.mark.parametrize("through", ["start", "lifespan"])
+async def test_brokers_the_list_an_on_startup_hook_leaves_is_the_one_started(through: str) -> None:
+    """Replaced, removed or added in an on_startup hook, after one cycle with the old list: the
+    steps already planned for the brokers are replaced, and only the new list starts and
+    stops (on the lifespan path too, whose steps are reused from cycle to cycle)."""
+    log: list[str] = []
+    a, b, c = three(log)
+    app = app_with([a, b])
+
+    async def run() -> None:
+        if through == "start":
+            async with app:
+                pass
+        else:
+            async with LifespanManager(app):
+                pass
+
+    await run()  # the plan of [a, b] is made and kept
+    assert log == ["start a", "start b", "stop b", "stop a"]
+    change = app.on_startup(lambda: app.set_broker(c))  # [c, b]
+    log.clear()
+    await run()
+    assert log == ["start c", "start b", "stop b", "stop c"]
+    app.hooks.on_startup.remove(change)
+    app.on_startup(lambda: app.set_broker(None))  # [b]
+    log.clear()
+    await run()
+    assert log == ["start b", "stop b"]
+
+
+@pytest.mark.parametrize("through", ["start", "lifespan"])
+async def test_brokers_an_app_without_one_starts_the_one_an_on_startup_hook_adds(
+    through: str,
+) -> None:
+    log: list[str] = []
+    a, b, _ = three(log)
+    app = AsgiFastStream()
+    app.on_startup(lambda: app.add_broker(a) if not app.brokers else None)
+    if through == "start":
+        async with app:
+            assert log == ["start a"]
+    else:
+        async with LifespanManager(app):
+            assert log == ["start a"]
+    assert log == ["start a", "stop a"]
+    # with none, the brokers' turn still comes: an after_startup hook cannot add one
+    empty = Application()
+    empty.after_startup(lambda: empty.add_broker(b))
+    with pytest.raises(RuntimeError, match=r"add_broker\(\) called on .* after its brokers"):
+        await empty.start()
+    assert empty.brokers == () and log == ["start a", "stop a"]
+    empty.hooks.after_startup.clear()
+    empty.add_broker(b)  # the failed start undid itself: the list may change again
+    async with empty:
+        assert log[2:] == ["start b"]
+
+
+async def test_brokers_a_failed_start_closes_exactly_the_brokers_whose_start_was_called() -> None:
+    log: list[str] = []
+    app = app_with(three(log, b="start"))
+    with pytest.raises(ConnectionError, match="b is down"):
+        await app.start()
+    assert log == ["start a", "start b", "stop b", "stop a"]  # c never started: not closed
+    log.clear()
+    app.on_startup(lambda: app.set_broker(Broker("d", log)))  # the next run: [d, b, c]
+    with pytest.raises(ConnectionError, match="b is down"):
+        await app.start()
+    assert log == ["start d", "start b", "stop b", "stop d"]
+
+
 async def test_brokers_cannot_change_once_they_started() -> None:
     log: list[str] = []
     a, b, c = three(log)

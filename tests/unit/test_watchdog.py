@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from types import SimpleNamespace
+from typing import Any
 
 import anyio
 import pytest
 
 from asgi_core import AsgiFastStream, HookTimeoutError
+from asgi_core._brokers import BrokerList
 from asgi_core._concurrency import DeadlineExceeded, run_bounded
-from asgi_core._concurrency._phases import run_steps
+from asgi_core._lifecycle import Lifecycle
+from asgi_core._steps import Step
 from tests.harness import communicate, lifespan_scope
 
 pytestmark = pytest.mark.anyio
@@ -104,84 +107,84 @@ async def test_watchdog_cancels_the_hung_shutdown_step_and_runs_the_ones_after_i
     assert events == ["first began", "first ended", "after began", "after ended"]
 
 
-class Step(NamedTuple):
-    call: Callable[[], Awaitable[object]]
-    timed: bool = True
+def step(call: Callable[[], Awaitable[object]], name: str, timed: bool = True) -> Step:
+    return Step(call, name, timed=timed)
 
 
-def collect(into: list[tuple[Any, type[BaseException]]], keep_going: bool) -> Any:
-    def failed(step: Step, error: Exception) -> bool:
-        into.append((step, type(error)))
-        return keep_going
+async def run_stage(stage: str, steps: list[Step], timeout: float) -> list[tuple[str, type]]:
+    """Run ``steps`` as a lifecycle's startup (it stops at the first failure) or its shutdown
+    (shielded; every step runs), on the watchdog's loop; each failing step's name and error."""
+    plan: Any = SimpleNamespace(
+        startup=tuple(steps), at=len(steps), pairs=(), shutdown=tuple(steps)
+    )
+    caller: Any = None  # no hooks to call: the steps are given
+    lifecycle = Lifecycle(plan, BrokerList(None), caller, None, {}, timeout, timeout)
+    if stage == "startup":
+        failure = await lifecycle.startup()
+        failures = [] if failure is None else [failure]
+    else:
+        lifecycle.started = True
+        failures = await lifecycle.shutdown()
+    return [(failure.step, type(failure.error)) for failure in failures]
 
-    return failed
+
+TIMED_OUT = HookTimeoutError
 
 
-@pytest.mark.parametrize("shield", [False, True])
 @pytest.mark.parametrize("without_anyio", [False, True])
-async def test_watchdog_run_steps_reports_exactly_the_step_that_overran(
-    anyio_backend: str, shield: bool, without_anyio: bool, monkeypatch: pytest.MonkeyPatch
+async def test_watchdog_stages_report_exactly_the_step_that_overran(
+    anyio_backend: str, without_anyio: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if without_anyio:
         if anyio_backend != "asyncio":
             pytest.skip("anyio only changes the asyncio path")
         monkeypatch.delitem(sys.modules, "anyio")  # a server loop with no anyio anywhere
     events: list[str] = []
-    slow = Step(hang_forever)
     steps = [
-        Step(recorder(events, "a")),
-        slow,
-        Step(recorder(events, "b", 0.01)),
-        Step(recorder(events, "untimed", 0.3), timed=False),  # bounds itself: never cancelled
-        Step(recorder(events, "c")),
+        step(recorder(events, "a"), "a"),
+        step(hang_forever, "slow"),
+        step(recorder(events, "b", 0.01), "b"),
+        step(recorder(events, "untimed", 0.3), "untimed", timed=False),  # bounds itself
+        step(recorder(events, "c"), "c"),
     ]
-    failures: list[tuple[Any, type[BaseException]]] = []
     with anyio.fail_after(GUARD):
-        await run_steps(steps, 0.1, collect(failures, keep_going=True), shield=shield)
-    assert failures == [(slow, DeadlineExceeded)]
+        assert await run_stage("shutdown", steps, 0.1) == [("slow", TIMED_OUT)]
     assert events == [
         *("a began", "a ended", "b began", "b ended"),
         *("untimed began", "untimed ended", "c began", "c ended"),
     ]
-    stopped: list[tuple[Any, type[BaseException]]] = []
     with anyio.fail_after(GUARD):
-        await run_steps(steps, 0.1, collect(stopped, keep_going=False), shield=shield)
-    assert stopped == [(slow, DeadlineExceeded)]  # and nothing ran after it
-    assert events[8:] == ["a began", "a ended"]
+        assert await run_stage("startup", steps, 0.1) == [("slow", TIMED_OUT)]
+    assert events[8:] == ["a began", "a ended"]  # and nothing ran after it
 
 
-@pytest.mark.parametrize("shield", [False, True])
+@pytest.mark.parametrize("stage", ["startup", "shutdown"])
 async def test_watchdog_still_bounds_a_hung_step_that_follows_a_long_untimed_one(
-    shield: bool,
+    stage: str,
 ) -> None:
     # the timer fires while the untimed step runs (it must not cancel it) and has to be armed
     # again for the hung step after it, or that step would run its full 5 s
     events: list[str] = []
-    hung = Step(hang_forever)
-    steps = [Step(recorder(events, "untimed", 0.35), timed=False), hung]
-    failures: list[tuple[Any, type[BaseException]]] = []
+    steps = [step(recorder(events, "untimed", 0.35), "untimed", timed=False)]
+    steps.append(step(hang_forever, "hung"))
     with anyio.fail_after(HUNG - 1):  # well before the hung step would end by itself
-        await run_steps(steps, 0.1, collect(failures, keep_going=True), shield=shield)
-    assert failures == [(hung, DeadlineExceeded)]
+        assert await run_stage(stage, steps, 0.1) == [("hung", TIMED_OUT)]
     assert events == ["untimed began", "untimed ended"]
 
 
-@pytest.mark.parametrize("shield", [False, True])
-async def test_watchdog_cancels_every_hung_step_of_a_phase_not_only_the_first(
-    shield: bool,
-) -> None:
+async def test_watchdog_cancels_every_hung_step_of_a_phase_not_only_the_first() -> None:
     """The timer goes on looking after it cancelled a step: a second hung step is bounded too
-    (run_steps alone: no other time limit on the loop arms the timer again)."""
-    first, second = Step(hang_forever), Step(hang_forever)
-    failures: list[tuple[Any, type[BaseException]]] = []
+    (a stage alone: no other time limit on the loop arms the timer again)."""
+    steps = [step(hang_forever, "first"), step(hang_forever, "second")]
     with anyio.fail_after(HUNG - 1):  # well before either would end by itself
-        await run_steps([first, second], 0.1, collect(failures, keep_going=True), shield=shield)
-    assert failures == [(first, DeadlineExceeded), (second, DeadlineExceeded)]
+        failures = await run_stage("shutdown", steps, 0.1)
+    assert failures == [("first", TIMED_OUT), ("second", TIMED_OUT)]
 
 
+@pytest.mark.parametrize("stage", ["startup", "shutdown"])
 @pytest.mark.parametrize("last", [False, True])
 async def test_watchdog_takes_back_a_cancellation_a_step_swallowed(
-    anyio_backend: str, last: bool
+    anyio_backend: str, stage: str, last: bool
 ) -> None:
     """A step that catches our cancellation and returns is not reported; a hung step after it
     is still cancelled and named (not taken for an outer cancellation), and the task is not
@@ -194,14 +197,15 @@ async def test_watchdog_takes_back_a_cancellation_a_step_swallowed(
         except anyio.get_cancelled_exc_class():
             events.append("swallowed")
 
-    hung = Step(hang_forever)
-    steps = [Step(swallower)] if last else [Step(swallower), hung, Step(recorder(events, "c"))]
-    failures: list[tuple[Any, type[BaseException]]] = []
+    steps = [step(swallower, "swallower")]
+    if not last:
+        steps += [step(hang_forever, "hung"), step(recorder(events, "c"), "c")]
     with anyio.fail_after(GUARD):
-        await run_steps(steps, 0.1, collect(failures, keep_going=True))
+        failures = await run_stage(stage, steps, 0.1)
         await anyio.sleep(0)  # not cancelled: the next await runs
-    assert failures == ([] if last else [(hung, DeadlineExceeded)])
-    assert events == (["swallowed"] if last else ["swallowed", "c began", "c ended"])
+    assert failures == ([] if last else [("hung", TIMED_OUT)])
+    ran_on = [] if last or stage == "startup" else ["c began", "c ended"]
+    assert events == ["swallowed", *ran_on]
     if anyio_backend == "asyncio" and sys.version_info >= (3, 11):
         import asyncio
 
@@ -211,9 +215,9 @@ async def test_watchdog_takes_back_a_cancellation_a_step_swallowed(
 
 async def test_watchdog_leaves_an_outer_cancellation_alone() -> None:
     events: list[str] = []
-    failures: list[tuple[Any, type[BaseException]]] = []
+    failures: list[tuple[str, type]] = []
     with anyio.move_on_after(0.05) as outer:
-        await run_steps([Step(recorder(events, "long", 5))], 10, collect(failures, keep_going=True))
+        failures = await run_stage("startup", [step(recorder(events, "long", 5), "long")], 10)
     assert outer.cancelled_caught  # the outer scope's own cancellation, not a step failure
     assert failures == [] and events == ["long began"]
 
@@ -241,17 +245,16 @@ async def test_watchdog_shielded_phase_outside_anyio_scopes_runs_every_step_then
     import asyncio
 
     events: list[str] = []
-    failures: list[tuple[Any, type[BaseException]]] = []
-    steps = [Step(recorder(events, "first", 0.2)), Step(recorder(events, "second", 0.01))]
-    task = asyncio.ensure_future(
-        run_steps(steps, 10, collect(failures, keep_going=True), shield=True)
-    )
+    steps = [
+        step(recorder(events, "first", 0.2), "first"),
+        step(recorder(events, "second", 0.01), "second"),
+    ]
+    task = asyncio.ensure_future(run_stage("shutdown", steps, 10))
     await asyncio.sleep(0.05)  # "first" is running
     task.cancel()
     with anyio.fail_after(GUARD), pytest.raises(asyncio.CancelledError):
         await task
     assert events == ["first began", "second began", "second ended"]  # first was interrupted
-    assert failures == []
 
 
 async def test_watchdog_lifespan_in_a_plain_asyncio_task_bounds_both_stages_with_one_watch(
@@ -353,7 +356,7 @@ def test_watchdog_timer_counts_a_step_from_the_first_look_that_saw_it() -> None:
     loop = _Loop()
     watch, task = _watch_on(loop, 8.0)  # looks every 1 s
     assert loop.due == [8.0 / LOOKS]  # armed for its first look, not for a deadline
-    first = Step(hang_forever)
+    first = step(hang_forever, "hung")
     watch.step = first
     _look(watch, loop, 1.0)  # first seen here: it began at 0 < t <= 1
     _look(watch, loop, 8.5)  # 8.5 s after the phase began, but only 7.5 since it was seen
@@ -364,7 +367,7 @@ def test_watchdog_timer_counts_a_step_from_the_first_look_that_saw_it() -> None:
     watch.claim()
     _look(watch, loop, 20.0)
     assert task.cancels == 1  # fired once per step, however long it goes on
-    second = Step(hang_forever)
+    second = step(hang_forever, "hung")
     watch.step = second  # the next step gets a full limit of its own
     _look(watch, loop, 21.0)
     _look(watch, loop, 28.5)
@@ -377,12 +380,12 @@ def test_watchdog_timer_counts_a_step_from_the_first_look_that_saw_it() -> None:
 def test_watchdog_timer_never_cancels_an_untimed_step_and_keeps_looking() -> None:
     loop = _Loop()
     watch, task = _watch_on(loop, 1.0)
-    watch.step = Step(hang_forever, timed=False)
+    watch.step = step(hang_forever, "untimed", timed=False)
     for at in (0.125, 5.0, 50.0):
         _look(watch, loop, at)
     assert task.cancels == 0
     assert loop.due[-1] == 50.125  # still looking, for the timed step after it
-    watch.step = Step(hang_forever)
+    watch.step = step(hang_forever, "hung")
     _look(watch, loop, 50.25)
     _look(watch, loop, 51.25)
     assert task.cancels == 1
@@ -413,7 +416,7 @@ def test_watchdog_timer_cancelling_a_scope_never_touches_the_task() -> None:
     scope_cancels: list[float] = []
     watch = _watchdog._Watch(task, 1.0, lambda: scope_cancels.append(loop.now))
     for begins in (0.0, 10.0):  # two hung steps, one after the other, under the same watch
-        watch.step = Step(hang_forever)
+        watch.step = step(hang_forever, "hung")
         _look(watch, loop, begins + 0.125)
         _look(watch, loop, begins + 1.125)
     assert scope_cancels == [1.125, 11.125]
