@@ -41,6 +41,15 @@ def broker_closer(broker: object) -> Callable[[], Awaitable[object]]:
     return closer  # type: ignore[no-any-return]
 
 
+def closer_name(broker: object) -> str:
+    """``"stop"`` (newer FastStream) or ``"close"``: the method ``broker_closer`` returns."""
+    stop = getattr(broker, "stop", None)
+    if stop is not None and callable(stop):
+        return "stop"
+    broker_closer(broker)  # close(), or the TypeError saying why not
+    return "close"
+
+
 def checked_broker(broker: object) -> None:
     """``TypeError`` unless ``broker`` is None or has ``start()`` and ``stop()``/``close()``."""
     if broker is None:
@@ -78,10 +87,6 @@ def label(broker: object, n: int, of: int) -> str:
     return name if of == 1 else f"{name} #{n}"
 
 
-async def _nothing() -> None:
-    return None
-
-
 def labels(brokers: list[Any]) -> list[str]:
     """Each broker's name in messages (``label``)."""
     return [label(broker, n, len(brokers)) for n, broker in enumerate(brokers, 1)]
@@ -90,7 +95,7 @@ def labels(brokers: list[Any]) -> list[str]:
 class BrokerList:
     """The ordered brokers of one application, each object at most once."""
 
-    __slots__ = ("fixed", "items", "memo", "started")
+    __slots__ = ("items", "memo")
 
     def __init__(self, first: object | None) -> None:
         checked_broker(first)
@@ -98,15 +103,6 @@ class BrokerList:
         # the lifecycle steps that start and close each broker, in order (_steps.broker_steps);
         # every change of the list drops them, as a broker's place is in its steps' names
         self.memo: tuple[tuple[Any, Any], ...] | None = None
-        # set by the steps of a run: the brokers' turn came (no change of the list until the
-        # run has closed them), and how many of them had start() called
-        self.fixed = False
-        self.started = 0
-
-    def fix(self) -> Awaitable[None]:
-        """The step in the brokers' place when there are none: no broker may be added now."""
-        self.fixed = True
-        return _nothing()
 
     def add(self, broker: object, owner: object) -> None:
         """Append ``broker``; ``ConfigError`` if ``owner`` has it already."""

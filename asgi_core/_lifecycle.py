@@ -46,13 +46,13 @@ during it lets the remaining steps run before it propagates.
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from asgi_core._concurrency import DeadlineExceeded, current_library, phases
 from asgi_core._concurrency._watchdog import _COUNTED, _Watch
 from asgi_core._hooks import describe
-from asgi_core._steps import Exit, Failure, Plan, Step, annotate, broker_starts, broker_steps
+from asgi_core._steps import Exit, Failure, Plan, Step, annotate, broker_steps
 from asgi_core.exceptions import HookTimeoutError
 
 if TYPE_CHECKING:
@@ -80,11 +80,14 @@ class Lifecycle:
         "_at",
         "_brokers",
         "_caller",
+        "_cleaning",
+        "_current",
         "_failures",
         "_lifespan",
         "_lifespan_held",
         "_mounted",
         "_mounted_held",
+        "_one_task",
         "_options",
         "_pairs",
         "_plan",
@@ -122,6 +125,8 @@ class Lifecycle:
         self._shutdown_timeout = shutdown_timeout
         self._steps: list[Step] = []  # of the startup, once it began
         self._at = 0  # where the brokers' steps begin in it
+        self._current: Step | None = None  # the startup step running, when no watch says it
+        self._cleaning = False
         self._failures: list[Failure] = []  # of the stage running (startup, or a cleanup)
         self._lifespan_held: Held | None = None
         self._mounted_held: Held | None = None
@@ -132,9 +137,11 @@ class Lifecycle:
         self.starting = False  # startup() is running (perhaps in another task)
         self.started = False
         self.stopped = False
-        # One task runs every stage (the lifespan driver): the shutdown reuses the startup's
-        # watch; False: start() and stop(), which may run in different tasks, get one each.
-        self._watch: _Watch | bool | None = None if one_task else False
+        # the startup's watch (asyncio): its step is the step running. One task runs every
+        # stage (the lifespan driver): the shutdown goes on with it; otherwise (start() and
+        # stop(), perhaps in different tasks) the shutdown gets a watch of its own.
+        self._watch: _Watch | None = None
+        self._one_task = one_task
 
     async def __aenter__(self) -> Lifecycle:
         return self
@@ -157,10 +164,18 @@ class Lifecycle:
         """Startup completed and shutdown has not begun."""
         return self.started and not self.stopped
 
+    @property
+    def brokers_fixed(self) -> bool:
+        """The brokers' turn came in this run and they are not closed yet: the list stays."""
+        if self._cleaning:
+            return True
+        if self.starting:
+            return self._reached() >= self._at
+        return self.running
+
     async def startup(self) -> Failure | None:
         """Run the startup steps; on failure undo what started and return the failure."""
         self.starting = True
-        self._brokers.started = 0
         if self._lifespan is None and self._mounted is None:  # the usual run: no context
             steps = self._steps = [*self._plan.startup]
             self._at = self._plan.at
@@ -169,14 +184,14 @@ class Lifecycle:
         timeout = self._startup_timeout
         try:
             if "trio" in sys.modules and current_library() == "trio":  # no probe without trio
-                await phases().run_scoped(steps, timeout, self._stop_at, False)
+                await (_PHASES or _phases()).run_scoped(
+                    self._recorded(steps), timeout, self._stop_at, False
+                )
             else:
                 # On asyncio: the stage's loop, written here (one frame per stage). A step
                 # only becomes the watch's current one; the watchdog cancels one that overran.
                 cancelled = _CANCELLED or _cancelled_error()
-                watch = _Watch(sys.modules["asyncio"].current_task(), timeout)
-                if self._watch is None:
-                    self._watch = watch  # the shutdown, in the same task, goes on with it
+                self._watch = watch = _Watch(sys.modules["asyncio"].current_task(), timeout)
                 try:
                     for step in steps:
                         watch.step = step
@@ -223,7 +238,7 @@ class Lifecycle:
         fixed yet): this run starts, and later closes, the brokers it holds now."""
         pairs = broker_steps(self._brokers)
         at = self._at
-        self._steps[at : at + (len(self._pairs) or 1)] = broker_starts(pairs, self._brokers)
+        self._steps[at : at + len(self._pairs)] = [start for start, _ in pairs]
         self._pairs = pairs
 
     def _stop_at(self, step: Step, error: Exception) -> bool:
@@ -242,6 +257,22 @@ class Lifecycle:
 
     # -- the steps ---------------------------------------------------------------------------
 
+    def _reached(self) -> int:
+        """Where the startup is: the index of the step running, or of the last one that ran
+        (-1: none yet). Asked only when the broker list would change, and after a failure."""
+        watch = self._watch
+        step = self._current if watch is None else watch.step
+        for index, candidate in enumerate(self._steps):
+            if candidate is step:
+                return index
+        return -1
+
+    def _recorded(self, steps: Iterable[Step]) -> Iterator[Step]:
+        """``steps``, each recorded as the one running (no watch says it on trio)."""
+        for step in steps:
+            self._current = step
+            yield step
+
     def _startup_with_contexts(self) -> list[Step]:
         """The plan's startup steps between entering the user lifespan and the mounted apps."""
         steps = [*self._plan.startup]
@@ -258,17 +289,16 @@ class Lifecycle:
             )
         return steps
 
-    def _shutdown_steps(self, error: BaseException | None) -> list[Step] | tuple[Step, ...]:
+    def _shutdown_steps(self, error: BaseException | None) -> list[Step]:
         """After a completed startup, the whole sequence; otherwise only what started is undone
-        (the shutdown hooks belong to a completed startup)."""
+        (the shutdown hooks belong to a completed startup). The usual run's is the plan's."""
         hooks = self.started
         pairs = self._pairs
-        if hooks and not self.holds_contexts and pairs is self._plan.pairs:  # the usual run
-            return self._plan.shutdown
         if hooks:
             steps = [*self._plan.shutdown_with(pairs)]
         else:  # the brokers whose start() was called, in reverse
-            steps = [close for _, close in reversed(pairs[: self._brokers.started])]
+            started = min(max(self._reached() - self._at + 1, 0), len(pairs))
+            steps = [close for _, close in reversed(pairs[:started])]
         if self._mounted_held is not None:
             exit_mounted = Exit(self._mounted_held, error)
             steps.insert(0, Step(exit_mounted, "lifespans of mounted apps (shutdown)", timed=False))
@@ -326,22 +356,27 @@ class Lifecycle:
         """
         failures: list[Failure] = []
         self._failures = failures
-        steps = self._shutdown_steps(error)
+        plan = self._plan
+        if self.started and not self.holds_contexts and self._pairs is plan.pairs:
+            steps: list[Step] | tuple[Step, ...] = plan.shutdown  # the usual run's, ready
+        else:
+            steps = self._shutdown_steps(error)
         timeout = self._shutdown_timeout
+        self._cleaning = True
         try:
             watch = self._watch
-            if type(watch) is _Watch:  # the startup's, in the same task: watch again
+            if watch is not None and self._one_task:  # the startup's, same task: watch again
                 watch.renew(timeout)
             elif "trio" in sys.modules and current_library() == "trio":
-                await phases().run_scoped(steps, timeout, self._keep_going, True)
+                await (_PHASES or _phases()).run_scoped(steps, timeout, self._keep_going, True)
                 return failures
             else:
                 watch = _Watch(sys.modules["asyncio"].current_task(), timeout)
             task = watch.task
-            if "anyio" in sys.modules and phases().under_an_anyio_scope(task):
+            if "anyio" in sys.modules and (_PHASES or _phases()).under_an_anyio_scope(task):
                 # anyio re-delivers an outer cancellation on every await: its shield it is
                 watch.close()
-                await phases().run_scoped(steps, timeout, self._keep_going, True)
+                await _PHASES.run_scoped(steps, timeout, self._keep_going, True)
                 return failures
             # the stage's loop, shielded: an interruption is kept, and raised after the last
             cancelled = _CANCELLED or _cancelled_error()
@@ -369,13 +404,19 @@ class Lifecycle:
             if interrupted is not None:
                 raise interrupted
         finally:
-            brokers = self._brokers
-            brokers.fixed = False
-            brokers.started = 0
+            self._cleaning = False
         return failures
 
 
 _CANCELLED: type[BaseException] | None = None
+_PHASES: Any = None
+
+
+def _phases() -> Any:
+    """``_concurrency._phases``, loaded by the first lifespan (``_concurrency.phases``)."""
+    global _PHASES
+    _PHASES = phases()
+    return _PHASES
 
 
 def _cancelled_error() -> type[BaseException]:

@@ -11,14 +11,15 @@
   than the hook.
 * ``broker_steps`` builds the start and close steps of the brokers once per state of the list
   (``BrokerList.memo``, dropped on every change of it); their calls look the method up at each
-  call, since FastStream's ``TestBroker`` and mocks replace them on the broker object. A start
-  step records, as it begins, that its broker started and that the list is fixed for the run.
+  call, since FastStream's ``TestBroker`` and mocks replace them on the broker object.
 * ``format_failures`` is the text of a ``lifespan.*.failed`` message; ``error_for`` what to raise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
+from operator import methodcaller
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asgi_core._hooks import STAGES, Hooks, describe
@@ -32,13 +33,13 @@ if TYPE_CHECKING:
     from asgi_core._hooks import HookCaller
 
 __all__ = [
+    "BrokerCall",
     "Exit",
     "Failure",
     "Plan",
     "Step",
     "Steps",
     "annotate",
-    "broker_starts",
     "broker_steps",
     "error_for",
     "format_failures",
@@ -66,7 +67,7 @@ class Step(NamedTuple):
         subject = self.subject
         if subject is None:
             return self.kind
-        if isinstance(subject, _BrokerCall):  # "broker.start() of RedisBroker #2"
+        if isinstance(subject, BrokerCall):  # "broker.start() of RedisBroker #2"
             return str(subject)
         what = subject if isinstance(subject, str) else describe(subject)
         return f"{self.kind} {what}{self.suffix}"
@@ -86,8 +87,8 @@ class Failure(NamedTuple):
 class Plan:
     """The steps of every run without a context, while the hooks and the brokers stay the same.
 
-    ``startup`` is the ``on_startup`` steps, each broker's start (or, with no broker, the step
-    that fixes the empty list), then the ``after_startup`` steps; the brokers' begin at ``at``.
+    ``startup`` is the ``on_startup`` steps, each broker's start, then the ``after_startup``
+    steps; the brokers' turn begins at ``at``.
     ``shutdown`` is the ``on_shutdown`` steps, the brokers' closes in reverse, then the
     ``after_shutdown`` steps. Built by ``plan_for`` and kept in ``Hooks.memo`` when every hook
     is its own step's call (``HookCaller.step``): building the steps anew for each lifespan
@@ -112,13 +113,12 @@ class Plan:
         lists: tuple[list[Any], ...],
         stages: tuple[Steps, Steps, Steps, Steps],
         pairs: tuple[tuple[Step, Step], ...],
-        brokers: BrokerList,
     ) -> None:
         self.lists = lists
         self.on_startup, self.after_startup, self.on_shutdown, self.after_shutdown = stages
         self.pairs = pairs
         self.at = len(self.on_startup)
-        self.startup = (*self.on_startup, *broker_starts(pairs, brokers), *self.after_startup)
+        self.startup = (*self.on_startup, *(start for start, _ in pairs), *self.after_startup)
         self.shutdown = self.shutdown_with(pairs)
 
     def shutdown_with(self, pairs: tuple[tuple[Step, Step], ...]) -> tuple[Step, ...]:
@@ -158,7 +158,7 @@ def plan_for(
             steps.append(Step(call, kind, hook))
         made.append(steps)
     stages = (made[0], made[1], made[2], made[3])
-    plan = Plan(tuple(stage.copy() for stage in current), stages, broker_steps(brokers), brokers)
+    plan = Plan(tuple(stage.copy() for stage in current), stages, broker_steps(brokers))
     hooks.memo = plan if reusable else None
     return plan
 
@@ -167,86 +167,41 @@ _KINDS = {stage: f"{stage} hook" for stage in STAGES}
 
 
 def broker_steps(brokers: BrokerList) -> tuple[tuple[Step, Step], ...]:
-    """The start and close steps of each broker, in order: built once per state of the list."""
+    """The start and close steps of each broker, in order: built once per state of the list.
+
+    Each calls its broker's method as looked up at that call, not once: FastStream's
+    ``TestBroker`` and mocks replace ``start``/``stop`` on the broker object. The call is
+    ``partial(methodcaller(name), broker)``, all in C: no Python frame per broker call.
+    """
     steps = brokers.memo
     if steps is None:
+        closer_name = _brokers().closer_name
         items = brokers.items
         of = len(items)
         steps = brokers.memo = tuple(
             (
-                Step(start := _BrokerStart(brokers, broker, n, of), "broker", start),
-                Step(close := _BrokerClose(brokers, broker, n, of), "broker", close),
+                _broker_step(broker, "start", n, of),
+                _broker_step(broker, closer_name(broker), n, of),
             )
             for n, broker in enumerate(items, 1)
         )
     return steps
 
 
-def broker_starts(pairs: tuple[tuple[Step, Step], ...], brokers: BrokerList) -> Steps:
-    """The brokers' start steps; with no broker, the step that fixes the empty list.
-
-    Each start step marks its broker started and the list fixed as it begins; the step in its
-    place fixes an empty list at the same moment (a broker added after it would never start).
-    """
-    if pairs:
-        return [start for start, _ in pairs]
-    return [Step(brokers.fix, "the broker list")]
+def _broker_step(broker: object, method: str, n: int, of: int) -> Step:
+    return Step(partial(methodcaller(method), broker), "broker", BrokerCall(broker, method, n, of))
 
 
-class _BrokerCall:
-    """A broker's method, looked up at each call; its ``str`` names the step.
+class BrokerCall(NamedTuple):
+    """What a broker step calls; its ``str`` names the step: ``broker.start() of Broker #2``."""
 
-    At each call, not once: FastStream's ``TestBroker`` and mocks replace ``start``/``stop`` on
-    the broker object. The name: ``broker.start() of RedisBroker #2``.
-    """
-
-    __slots__ = ("broker", "brokers", "n", "of")
-
-    def __init__(self, brokers: BrokerList, broker: object, n: int, of: int) -> None:
-        self.brokers = brokers
-        self.broker = broker
-        self.n = n
-        self.of = of
+    broker: object
+    method: str  # "start", "stop" (newer FastStream) or "close"
+    n: int
+    of: int
 
     def __str__(self) -> str:
-        brokers = _brokers()
-        method = self.method_name(brokers)
-        return f"broker.{method}() of {brokers.label(self.broker, self.n, self.of)}"
-
-    def method_name(self, brokers: ModuleType) -> str:
-        raise NotImplementedError  # pragma: no cover - the two subclasses below
-
-
-class _BrokerStart(_BrokerCall):
-    """``broker.start()``."""
-
-    __slots__ = ()
-
-    def __call__(self) -> Awaitable[object]:
-        # started as it is called: a broker whose start() ran gets closed, even if it raised
-        brokers = self.brokers
-        brokers.fixed = True
-        brokers.started = self.n
-        return self.broker.start()  # type: ignore[attr-defined,no-any-return]  # checked when added
-
-    def method_name(self, brokers: ModuleType) -> str:
-        return "start"
-
-
-class _BrokerClose(_BrokerCall):
-    """``broker.stop()`` (newer FastStream) or ``broker.close()``."""
-
-    __slots__ = ()
-
-    def __call__(self) -> Awaitable[object]:
-        stop = getattr(self.broker, "stop", None)
-        if stop is not None and callable(stop):
-            return stop()  # type: ignore[no-any-return]
-        closer: Callable[[], Awaitable[object]] = _brokers().broker_closer(self.broker)
-        return closer()  # close(), or the error saying why not
-
-    def method_name(self, brokers: ModuleType) -> str:
-        return str(getattr(brokers.broker_closer(self.broker), "__name__", "stop"))
+        return f"broker.{self.method}() of {_brokers().label(self.broker, self.n, self.of)}"
 
 
 class Exit:

@@ -235,7 +235,7 @@ class Application:
         return self._caller.faststream_context()
 
     def _refuse_broker_change(self, call: str) -> None:
-        if self._brokers.fixed:
+        if self._lifecycle is not None and self._lifecycle.brokers_fixed:
             raise RuntimeError(
                 f"{call}() called on {self!r} after its brokers were started; change the "
                 "brokers before start(), or in an on_startup hook at the latest"
