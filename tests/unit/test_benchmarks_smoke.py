@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,27 @@ def test_benchmarks_callgrind_refuses_to_count_an_app_that_answers_wrongly(
     monkeypatch.setitem(callgrind.APPS, "broken", lambda hooks: failing)
     with pytest.raises(RuntimeError, match="broken answered"):
         callgrind._child("broken", 10, 1)
+
+
+@pytest.mark.parametrize("row", ["route hit", "404 miss", "lifespan, 10 hooks"])
+def test_benchmarks_callgrind_counts_a_timed_row_through_its_own_runner(row: str) -> None:
+    """``--case``: the floor, the reference (lifespan rows) and every contender of the row."""
+    from benchmarks import callgrind
+
+    names = callgrind.case_names(row)
+    assert names[0] == "floor" and "asgi_core" in names
+    assert ("bounded-table reference" in names) == row.startswith("lifespan")
+    for name in names:
+        callgrind._case_child(row, name, 1)  # raises if an app fails or answers wrongly
+
+
+def test_benchmarks_callgrind_case_refuses_a_contender_that_answers_wrongly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks import callgrind, inprocess
+
+    cases = inprocess.in_process_cases()
+    miss = next(case for case in cases if case.label == "404 miss")
+    monkeypatch.setattr(inprocess, "in_process_cases", lambda: [replace(miss, expect=("nope",))])
+    with pytest.raises(RuntimeError, match="answers 404 miss wrongly"):
+        callgrind._case_child("404 miss", "asgi_core", 1)
