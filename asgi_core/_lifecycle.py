@@ -5,7 +5,7 @@ Startup steps, in order; each is bounded by ``startup_timeout``:
 1. enter the user ``lifespan`` context (it gets the run options it accepts; a yielded mapping
    becomes lifespan state);
 2. the ``on_startup`` hooks (each gets the run options it accepts);
-3. ``broker.start()`` of each broker, in order (the list is read here: hooks may add brokers);
+3. ``broker.start()`` of each broker, in order (the list as the ``on_startup`` hooks left it);
 4. the ``after_startup`` hooks;
 5. start the lifespans of mounted apps (``_sub_lifespans.py``; it bounds itself per app).
 

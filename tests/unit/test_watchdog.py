@@ -210,7 +210,36 @@ async def test_watchdog_takes_back_a_cancellation_a_step_swallowed(
         import asyncio
 
         task = asyncio.current_task()
-        assert task is not None and task.cancelling() == 0  # our cancellations taken back
+        assert task is not None
+        if stage == "shutdown" and await anyio_keeps_a_swallowed_cancellation_counted():
+            # a shielded shutdown under an anyio scope is cancelled through anyio's scope, and
+            # older anyio (4.4, the lowest tested) takes its own cancellation back only when
+            # the scope caught it; newer versions take back every one they made
+            task.uncancel()
+        assert task.cancelling() == 0  # our cancellations taken back
+
+
+async def anyio_keeps_a_swallowed_cancellation_counted() -> bool:
+    """Whether an anyio cancel scope whose cancellation a step swallowed leaves the asyncio
+    task's cancel count raised (older anyio does); the count is put back."""
+    import asyncio
+
+    if sys.version_info < (3, 11):  # no count to keep
+        return False
+
+    task = asyncio.current_task()
+    assert task is not None
+    before = task.cancelling()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            pass  # swallowed, as the step under test does
+    kept = task.cancelling() > before
+    while task.cancelling() > before:
+        task.uncancel()
+    return kept
 
 
 async def test_watchdog_leaves_an_outer_cancellation_alone() -> None:
