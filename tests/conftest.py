@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -27,3 +28,16 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGINT handled as in an interactive run, whatever this run inherited.
+
+    A test run started in the background by a non-interactive shell (``cmd &`` in a script, as
+    some CI runners do) inherits SIGINT *ignored*, and so would every server the e2e tests start:
+    Twisted (daphne) then never installs its SIGINT handler, and the fault matrix's SIGINT cells
+    would test the inherited disposition instead of the server. The default handler here is
+    reset to the default action in each child at exec, as a user's Ctrl-C meets it.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
