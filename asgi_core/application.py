@@ -73,17 +73,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_LIFECYCLE: tuple[type[Lifecycle], Callable[..., Plan]] | None = None
+_LIFECYCLE_PARTS: tuple[type[Lifecycle], Callable[..., Plan]] | None = None
 
 
-def _lifecycle_class() -> tuple[type[Lifecycle], Callable[..., Plan]]:
+def _lifecycle_parts() -> tuple[type[Lifecycle], Callable[..., Plan]]:
     """``Lifecycle`` and ``plan_for``, loaded by the first start, not by ``import asgi_core``."""
-    global _LIFECYCLE
+    global _LIFECYCLE_PARTS
     from asgi_core._lifecycle import Lifecycle
     from asgi_core._steps import plan_for
 
-    _LIFECYCLE = Lifecycle, plan_for
-    return _LIFECYCLE
+    _LIFECYCLE_PARTS = Lifecycle, plan_for
+    return _LIFECYCLE_PARTS
 
 
 def _checked_timeout(name: str, value: object) -> float | None:
@@ -317,7 +317,7 @@ class Application:
 
     def _new_lifecycle(self, options: Mapping[str, object], *, one_task: bool = False) -> Lifecycle:
         """The run record of one start-to-stop run; ``one_task``: one task runs all of it."""
-        lifecycle_class, plan_for = _LIFECYCLE or _lifecycle_class()
+        lifecycle_class, plan_for = _LIFECYCLE_PARTS or _lifecycle_parts()
         if options:
             options = {**self.run_options, **options}
         else:  # the server's run: read, never changed
