@@ -49,7 +49,8 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from asgi_core._concurrency import DeadlineExceeded, current_library, phases
+from asgi_core._concurrency import DeadlineExceeded, current_library
+from asgi_core._concurrency._phases import run_scoped, under_an_anyio_scope
 from asgi_core._concurrency._watchdog import _COUNTED, _Watch
 from asgi_core._hooks import describe
 from asgi_core._steps import Exit, Failure, Plan, Step, annotate, broker_steps
@@ -184,9 +185,7 @@ class Lifecycle:
         timeout = self._startup_timeout
         try:
             if "trio" in sys.modules and current_library() == "trio":  # no probe without trio
-                await (_PHASES or _phases()).run_scoped(
-                    self._recorded(steps), timeout, self._stop_at, False
-                )
+                await run_scoped(self._recorded(steps), timeout, self._stop_at, False)
             else:
                 # On asyncio: the stage's loop, written here (one frame per stage). A step
                 # only becomes the watch's current one; the watchdog cancels one that overran.
@@ -368,15 +367,15 @@ class Lifecycle:
             if watch is not None and self._one_task:  # the startup's, same task: watch again
                 watch.renew(timeout)
             elif "trio" in sys.modules and current_library() == "trio":
-                await (_PHASES or _phases()).run_scoped(steps, timeout, self._keep_going, True)
+                await run_scoped(steps, timeout, self._keep_going, True)
                 return failures
             else:
                 watch = _Watch(sys.modules["asyncio"].current_task(), timeout)
             task = watch.task
-            if "anyio" in sys.modules and (_PHASES or _phases()).under_an_anyio_scope(task):
+            if "anyio" in sys.modules and under_an_anyio_scope(task):
                 # anyio re-delivers an outer cancellation on every await: its shield it is
                 watch.close()
-                await _PHASES.run_scoped(steps, timeout, self._keep_going, True)
+                await run_scoped(steps, timeout, self._keep_going, True)
                 return failures
             # the stage's loop, shielded: an interruption is kept, and raised after the last
             cancelled = _CANCELLED or _cancelled_error()
@@ -409,14 +408,6 @@ class Lifecycle:
 
 
 _CANCELLED: type[BaseException] | None = None
-_PHASES: Any = None
-
-
-def _phases() -> Any:
-    """``_concurrency._phases``, loaded by the first lifespan (``_concurrency.phases``)."""
-    global _PHASES
-    _PHASES = phases()
-    return _PHASES
 
 
 def _cancelled_error() -> type[BaseException]:

@@ -27,7 +27,6 @@ __all__ = [
     "current_library",
     "is_cancellation",
     "new_event",
-    "phases",
     "run_bounded",
     "spawn_detached",
     "watchdog",
@@ -156,13 +155,6 @@ def is_cancellation(error: BaseException) -> bool:
 
 
 _WATCHDOG: Any = None  # _watchdog.py once the first time limit needed it
-
-
-def phases() -> Any:
-    """``_phases.py`` (``run_scoped``, with ``_watchdog.py``), loaded by the first lifespan."""
-    from asgi_core._concurrency import _phases
-
-    return _phases
 
 
 def watchdog() -> Any:

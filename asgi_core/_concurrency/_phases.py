@@ -62,7 +62,7 @@ def under_an_anyio_scope(task: object) -> bool:
     Only then is an outer cancellation re-delivered on every await, so that only anyio's own
     shield keeps it out of the cleanup steps; a task no anyio scope encloses (a server's
     lifespan task under uvicorn, even with anyio imported by someone) gets plain asyncio's
-    single delivery, and the cheaper loop below shields it. anyio keeps no public record of
+    single delivery, and the lifecycle's plain loop shields it. anyio keeps no public record of
     this: its asyncio backend's task table is read, and anything unexpected there counts as
     "enclosed" (the safe side).
     """
