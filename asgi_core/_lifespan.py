@@ -134,8 +134,11 @@ async def run_lifespan(
             await _cleanup_after_abort(lifecycle, logger)
             raise
     finally:
-        if lifecycle.holds_contexts:
-            await lifecycle.close()
+        try:
+            if lifecycle.holds_contexts:
+                await lifecycle.close()
+        finally:
+            lifecycle.release()  # the application may renew it for its next run
 
 
 async def _fail(

@@ -11,7 +11,8 @@ no clock read of their own, and a hung step is cancelled at least ``timeout`` an
 ``timeout * (1 + 1/LOOKS)`` seconds after it began. A single bounded call (``watched``: every
 health probe) is counted from its exact start. An untimed step is looked at, never cancelled.
 The timer is ``loop.call_at`` and the cancellation ``task.cancel()`` (taken back with
-``uncancel()``, as ``asyncio.timeout`` does), or an anyio cancel scope's ``cancel()``.
+``uncancel()``, as ``asyncio.timeout`` does), or an anyio cancel scope's ``cancel()``. A phase
+that begins reads no clock unless the timer must be armed sooner than it is (``_Dog.span``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from asgi_core._concurrency._library import DeadlineExceeded
 
-__all__ = ["LOOKS", "watched"]
+__all__ = ["LOOKS", "task_lookup", "watched"]
 
 _INF = float("inf")
 LOOKS = 8  # looks per time limit: a hung step is cancelled at most 1/8 of its limit late
@@ -47,10 +48,12 @@ class _Dog:
     those running), and at a step's deadline if that comes first: a current step not seen
     before is counted from this look, one seen for its whole limit is cancelled. With no phase
     left it stays unarmed. A phase starting while the timer is armed early enough costs no
-    timer at all.
+    timer and no clock read: ``span`` is how far ahead the timer was armed when it was (``at``
+    is no later than ``span`` from any moment after that), so a phase whose looks may be
+    ``span`` apart needs no clock to know the timer looks soon enough.
     """
 
-    __slots__ = ("at", "clock", "handle", "loop", "watches")
+    __slots__ = ("at", "clock", "handle", "loop", "span", "watches")
 
     def __init__(self, loop: Any) -> None:
         self.loop = loop
@@ -61,16 +64,24 @@ class _Dog:
         self.watches: set[_Watch] = set()
         self.handle: Any = None
         self.at = _INF
+        self.span = _INF  # unarmed
 
-    def arm(self, deadline: float) -> None:
+    def arm(self, deadline: float, now: float) -> None:
         if self.handle is not None:
             self.handle.cancel()
         self.handle = self.loop.call_at(deadline, self._check)
         self.at = deadline
+        self.span = deadline - now
+
+    def look_within(self, interval: float) -> None:
+        """Make sure the timer looks within ``interval`` seconds from now."""
+        now = self.clock()
+        if now + interval < self.at:
+            self.arm(now + interval, now)
 
     def _check(self) -> None:
         self.handle = None
-        self.at = _INF
+        self.at = self.span = _INF
         now = self.clock()
         upcoming = _INF
         for watch in list(self.watches):
@@ -92,7 +103,7 @@ class _Dog:
             if due < upcoming:
                 upcoming = due
         if upcoming != _INF:
-            self.arm(upcoming)
+            self.arm(upcoming, now)
 
 
 _dog: _Dog | None = None  # the last loop's; a phase keeps a reference to its own
@@ -113,6 +124,7 @@ class _Begun:
 
 
 _BEGUN = _Begun()
+_UNSEEN = _Begun()  # what the timer saw of a phase that just began: no step yet
 
 
 class _Watch:
@@ -149,7 +161,12 @@ class _Watch:
         self.renew(timeout)
 
     def renew(self, timeout: float | None) -> None:
-        """Watch (again) a phase of ``timeout`` that begins now (None: not watched)."""
+        """Watch (again) a phase of ``timeout`` that begins now (None: not watched).
+
+        Its steps are counted from the first look that sees each, so the clock is read only
+        if the timer might look later than ``timeout / LOOKS`` from now (it was armed further
+        ahead, or not at all).
+        """
         self.fired = False
         if timeout is None:
             self.timeout = _INF
@@ -159,13 +176,16 @@ class _Watch:
         self.cancelling = self.task.cancelling() if _COUNTED else 0
         dog = self.dog
         dog.watches.add(self)
-        # what watched() bounds begins now, exactly; a phase's first step replaces it
-        self.step = self.seen = _BEGUN
-        self.seen_at = now = dog.clock()
-        # arm the timer unless it will look soon enough anyway
-        look = now + timeout * _LOOK
-        if look < dog.at:
-            dog.arm(look)
+        self.step = _BEGUN  # the phase's first step replaces it
+        self.seen = _UNSEEN
+        look = timeout * _LOOK
+        if dog.span > look:  # the timer might look later than that: see, and arm it sooner
+            dog.look_within(look)
+
+    def from_now(self) -> None:
+        """Count the current step from now, exactly, not from the timer's next look."""
+        self.seen = self.step
+        self.seen_at = self.dog.clock()
 
     def fire(self) -> None:
         self.seen_at = _INF  # once per step
@@ -195,13 +215,14 @@ async def watched(
     """On asyncio: ``await call(*args)``; ``DeadlineExceeded`` after ``timeout`` s (loop timer).
 
     This bounds every health probe: asyncio is read from ``sys.modules`` (it runs us, so it is
-    there), cheaper than an import statement per call.
+    there), cheaper than an import statement per call, and the task found by ``task_lookup``.
     """
-    asyncio = sys.modules["asyncio"]
-    watch = _Watch(asyncio.current_task(), timeout)  # armed: the call starts now
+    get, running_loop = _TASK_LOOKUP or task_lookup()
+    watch = _Watch(get(running_loop()), timeout)  # armed: the call starts now
+    watch.from_now()
     try:
         result = await call(*args)
-    except asyncio.CancelledError:
+    except sys.modules["asyncio"].CancelledError:
         if watch.fired and watch.claim():
             raise DeadlineExceeded(timeout) from None
         raise
@@ -210,3 +231,25 @@ async def watched(
     if watch.fired:  # it swallowed our cancellation and returned: take it back
         watch.claim()
     return result
+
+
+_TASK_LOOKUP: tuple[Callable[[Any], Any], Callable[[], Any]] | None = None
+
+
+def task_lookup() -> tuple[Callable[[Any], Any], Callable[[], Any]]:
+    """``(get, running_loop)``: ``get(running_loop())`` is ``asyncio.current_task()``, in C.
+
+    On CPython 3.10 and 3.11 ``asyncio.current_task`` is a Python function around a lookup in
+    the dict of current tasks that asyncio's C tasks keep: one frame, some 1,500 machine
+    instructions, 3% of a lifespan cycle. That dict is looked up directly there; elsewhere
+    ``asyncio.current_task`` itself is used. Asked only while asyncio runs us.
+    """
+    global _TASK_LOOKUP
+    asyncio = sys.modules["asyncio"]
+    current_task = asyncio.current_task
+    tasks = getattr(asyncio.tasks, "_current_tasks", None)
+    if hasattr(current_task, "__code__") and type(tasks) is dict:  # the Python function
+        _TASK_LOOKUP = tasks.get, asyncio.get_running_loop
+    else:
+        _TASK_LOOKUP = current_task, asyncio.get_running_loop
+    return _TASK_LOOKUP

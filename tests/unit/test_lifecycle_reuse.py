@@ -9,6 +9,7 @@ mock) or a broker added are all seen by the next cycle, and step names stay righ
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -163,3 +164,148 @@ async def test_lifecycle_broker_replaced_by_set_broker_between_cycles_is_the_one
     log.clear()
     await cycle(app)
     assert log == ["start new", "stop new"]
+
+
+# -- the run record, renewed from cycle to cycle ---------------------------------------------------
+
+
+async def test_lifecycle_lifespan_state_of_a_cycle_never_reaches_the_next() -> None:
+    """A cycle's record is renewed for the next one: what its lifespan yielded goes with it."""
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+
+    yields: list[dict[str, Any] | None] = [{"pool": "first"}, None]
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[dict[str, Any] | None]:
+        yield yields.pop(0)
+
+    app = AsgiFastStream(Broker([]), lifespan=lifespan)
+    states = []
+    for _ in range(2):
+        state: dict[str, Any] = {}
+        async with communicate(app, lifespan_scope(state)) as comm:
+            await comm.put({"type": "lifespan.startup"})
+            assert (await comm.get())["type"] == "lifespan.startup.complete"
+            states.append(dict(state))
+            await comm.put({"type": "lifespan.shutdown"})
+            assert (await comm.get())["type"] == "lifespan.shutdown.complete"
+            await comm.wait_done()
+    assert states == [{"pool": "first"}, {}]
+
+
+async def test_lifecycle_a_failed_cycle_leaves_nothing_to_the_next() -> None:
+    log: list[str] = []
+    failures = [RuntimeError("first cycle only")]
+
+    async def flaky() -> None:
+        if failures:
+            raise failures.pop()
+        log.append("flaky")
+
+    app = AsgiFastStream(Broker(log), on_startup=[flaky], on_shutdown=[hook(log, "z")])
+    assert await cycle(app) == ["lifespan.startup.failed"]
+    assert log == [] and not app.running
+    assert await cycle(app) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert log == ["flaky", "start broker", "z", "stop broker"]
+
+
+async def test_lifecycle_a_record_its_driver_still_holds_is_never_renewed() -> None:
+    """A failed startup's driver is still sending ``startup.failed`` when a second lifespan
+    scope of the same app starts: that scope gets a record of its own, so the first driver,
+    ending, neither stops the second run nor closes anything of it."""
+    import anyio
+
+    log: list[str] = []
+    calls = 0
+
+    async def fails_the_first_time() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("first scope's startup")
+
+    app = AsgiFastStream(Broker(log), on_startup=[fails_the_first_time])
+    failed_sent, go_on = anyio.Event(), anyio.Event()
+    first_error: list[BaseException] = []
+
+    async def first_send(message: MutableMapping[str, Any]) -> None:
+        assert message["type"] == "lifespan.startup.failed"
+        failed_sent.set()
+        await go_on.wait()
+
+    async def first_receive() -> dict[str, Any]:
+        return {"type": "lifespan.startup"}
+
+    async def first_scope() -> None:
+        try:
+            await app(lifespan_scope(), first_receive, first_send)
+        except RuntimeError as exc:
+            first_error.append(exc)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(first_scope)
+        await failed_sent.wait()
+        async with communicate(app, lifespan_scope()) as second:
+            await second.put({"type": "lifespan.startup"})
+            assert (await second.get())["type"] == "lifespan.startup.complete"
+            go_on.set()  # the first driver ends now, its startup failed
+            await anyio.wait_all_tasks_blocked()
+            assert app.running and log == ["start broker"]  # the second run goes on
+            await second.put({"type": "lifespan.shutdown"})
+            assert (await second.get())["type"] == "lifespan.shutdown.complete"
+            await second.wait_done()
+    assert [str(e) for e in first_error] == ["first scope's startup"]
+    assert log == ["start broker", "stop broker"]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_lifecycle_a_finished_run_holds_no_reference_to_its_task() -> None:
+    """The record and its watch stay with the application; the task that ran them does not
+    (nor, with it, its context variables or an exception it ended with)."""
+    import asyncio
+    import gc
+    import weakref
+
+    app = AsgiFastStream(Broker([]), on_startup=[hook([], "a")])
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message["type"])
+
+    task = asyncio.ensure_future(app(lifespan_scope(), receive, send))  # the task it runs in
+    await task
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    gone = weakref.ref(task)
+    del task
+    await asyncio.sleep(0)  # asyncio's loop lets go of the callback that woke us with it
+    gc.collect()
+    assert gone() is None
+
+
+def test_lifecycle_cycles_on_new_event_loops_and_libraries_are_each_bounded() -> None:
+    """One app, its lifespan run on one asyncio loop, then trio, then a new asyncio loop: each
+    run watches its own loop (a watch kept from a closed loop would never fire)."""
+    import asyncio
+
+    import trio
+
+    log: list[str] = []
+    app = AsgiFastStream(Broker(log), startup_timeout=0.2)
+    asyncio.run(cycle(app))
+    trio.run(cycle, app)
+    hung = asyncio.Event
+
+    @app.after_startup
+    async def hang() -> None:
+        await hung().wait()
+
+    async def bounded_cycle() -> list[str]:
+        return await asyncio.wait_for(cycle(app), 10)  # a hang fails here, not forever
+
+    assert asyncio.run(bounded_cycle()) == ["lifespan.startup.failed"]
+    assert log == ["start broker", "stop broker"] * 3

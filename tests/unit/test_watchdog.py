@@ -330,8 +330,10 @@ class _Loop:
     def __init__(self) -> None:
         self.now = 0.0
         self.due: list[float] = []
+        self.reads = 0  # of the clock
 
     def time(self) -> float:
+        self.reads += 1
         return self.now
 
     def call_at(self, when: float, callback: Callable[[], None]) -> Any:
@@ -426,6 +428,7 @@ def test_watchdog_timer_bounds_a_single_call_from_its_exact_start() -> None:
     loop = _Loop()
     loop.now = 3.0
     watch, task = _watch_on(loop, 1.0)
+    watch.from_now()  # what watched() does
     _look(watch, loop, 3.125)
     _look(watch, loop, 3.99)
     assert task.cancels == 0
@@ -451,3 +454,47 @@ def test_watchdog_timer_cancelling_a_scope_never_touches_the_task() -> None:
     assert scope_cancels == [1.125, 11.125]
     assert task.cancels == 0 and task.pending == 0
     watch.close()
+
+
+def test_watchdog_timer_a_phase_begun_while_the_timer_looks_soon_enough_reads_no_clock() -> None:
+    """A phase's steps are counted from the looks: beginning one arms the timer only if it
+    would look too late for the phase's limit, and reads the clock only then."""
+    from asgi_core._concurrency import _watchdog
+
+    loop = _Loop()
+    first, _ = _watch_on(loop, 8.0)  # unarmed: armed to look in 1 s, after a clock read
+    assert loop.due == [1.0] and loop.reads == 1
+    second = _watchdog._Watch(_Task(loop), 8.0)  # the timer looks within 1 s anyway
+    third = _watchdog._Watch(_Task(loop), 16.0)  # ... which is soon enough for 2 s looks
+    assert loop.due == [1.0] and loop.reads == 1
+    fourth = _watchdog._Watch(_Task(loop), 4.0)  # needs a look within 0.5 s: armed sooner
+    assert loop.due == [1.0, 0.5] and loop.reads == 2
+    _look(first, loop, 0.5)  # re-armed 0.5 s ahead, for the shortest limit running
+    assert loop.due[-1] == 1.0
+    reads = loop.reads
+    fifth = _watchdog._Watch(_Task(loop), 4.0)
+    assert loop.due[-1] == 1.0 and loop.reads == reads
+    for watch in (first, second, third, fourth, fifth):
+        watch.close()
+    _look(first, loop, 1.0)  # nothing left to look after: unarmed
+    sixth = _watchdog._Watch(_Task(loop), 8.0)
+    assert loop.due[-1] == 2.0 and loop.reads == reads + 2  # the look, then arming again
+    sixth.close()
+
+
+async def test_watchdog_task_lookup_finds_the_current_task(anyio_backend: str) -> None:
+    """``task_lookup``'s ``get(running_loop())`` is ``asyncio.current_task()`` in every task
+    (on CPython 3.10 and 3.11 read from asyncio's own dict, without its Python frame)."""
+    if anyio_backend != "asyncio":
+        pytest.skip("asyncio's tasks")
+    import asyncio
+
+    from asgi_core._concurrency._watchdog import task_lookup
+
+    get, running_loop = task_lookup()
+
+    async def found() -> bool:
+        return get(running_loop()) is asyncio.current_task()
+
+    assert await found()
+    assert all(await asyncio.gather(*(asyncio.ensure_future(found()) for _ in range(3))))
