@@ -75,11 +75,13 @@ class Lifecycle:
     Made for every lifespan cycle, so it does little work until a step needs it: the steps
     of the hooks and brokers come ready from the application's ``Plan`` (fixed now: a hook
     registered during the run waits for the next one). Once the lifespan driver that ran it
-    is done with it, it is ``released``, and the application ``renew``s it for its next run
+    is done with it, it sets ``released``, and the application ``renew``s it for its next run
     instead of building one: building an object of this many fields costs CPython 3.11 some
-    4,500 machine instructions, a tenth of a cycle. Its watch is kept too, without its task
-    (``_watch_for``). A record of ``start()`` and ``stop()`` is never released: the next run
-    gets a new one, so a run still going somewhere never has its record renewed under it.
+    4,500 machine instructions, a tenth of a cycle. Its watch is kept too (``_watch_for``),
+    without its task: the run's last stage, always a cleanup, lets go of it, so a finished run
+    holds no task (nor its context variables, nor an exception it ended with). A record of
+    ``start()`` and ``stop()`` is never released: the next run gets a new one, so a run still
+    going somewhere never has its record renewed under it.
     """
 
     __slots__ = (
@@ -168,7 +170,7 @@ class Lifecycle:
             self.holds_contexts = False
             self.state = {}
         self.started = self.stopped = False
-        self.released = False  # release(): the driver is done with it, renew may follow
+        self.released = False  # the driver that ran it is done with it: renew may follow
 
     async def __aenter__(self) -> Lifecycle:
         return self
@@ -185,16 +187,6 @@ class Lifecycle:
             await self._mounted_held.close(self._shutdown_timeout)
         if self._lifespan_held is not None:
             await self._lifespan_held.close(self._shutdown_timeout)
-
-    def release(self) -> None:
-        """The lifespan driver that ran this record is done with it: it may be renewed.
-
-        Its watch stays, without the task: a finished run holds no task (nor its context
-        variables, nor an exception it ended with).
-        """
-        self.released = True
-        if self._watch is not None:
-            self._watch.task = None
 
     @property
     def running(self) -> bool:
@@ -413,7 +405,7 @@ class Lifecycle:
         try:
             watch = self._watch
             if watch is not None and watch.task is not None and self._one_task:
-                # this run's startup's (the last run's has no task), same task: watch again
+                # this run's startup's (the last run's let go of its task), same task: again
                 watch.renew(timeout)
             elif "trio" in sys.modules and current_library() == "trio":
                 await run_scoped(steps, timeout, self._keep_going, True)
@@ -454,6 +446,8 @@ class Lifecycle:
                 raise interrupted
         finally:
             self._cleaning = False
+            if self._watch is not None:  # the run's last stage: its watch lets go of the task
+                self._watch.task = None
         return failures
 
 

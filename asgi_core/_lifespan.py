@@ -138,7 +138,7 @@ async def run_lifespan(
             if lifecycle.holds_contexts:
                 await lifecycle.close()
         finally:
-            lifecycle.release()  # the application may renew it for its next run
+            lifecycle.released = True  # done with it: the application may renew it
 
 
 async def _fail(

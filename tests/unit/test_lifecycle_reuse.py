@@ -286,6 +286,15 @@ async def test_lifecycle_a_finished_run_holds_no_reference_to_its_task() -> None
     gc.collect()
     assert gone() is None
 
+    starting = asyncio.ensure_future(app.start())  # start() and stop() in tasks of their own
+    await starting
+    await asyncio.ensure_future(app.stop())
+    gone = weakref.ref(starting)
+    del starting
+    await asyncio.sleep(0)
+    gc.collect()
+    assert gone() is None
+
 
 def test_lifecycle_cycles_on_new_event_loops_and_libraries_are_each_bounded() -> None:
     """One app, its lifespan run on one asyncio loop, then trio, then a new asyncio loop: each
