@@ -33,8 +33,9 @@ per loop looks at every running stage, so a step costs one store and no timer); 
 for a shielded stage under an anyio cancel scope, the same list runs in a cancel scope
 (``_concurrency._phases``). The brokers' steps are in the list from the start; a hook that
 changes the broker list before their turn has them replaced in it (``brokers_changed``), so
-the list read is the one the ``on_startup`` hooks left. A ``Lifecycle`` is built for every
-lifespan cycle, and a cycle of parameterless ``async def`` hooks builds no step at all.
+the list read is the one the ``on_startup`` hooks left. A lifespan cycle renews the record the
+last one's driver released (``renew``; a record is built only when there is none free), and a
+cycle of parameterless ``async def`` hooks builds no step at all.
 
 The first failing startup step stops the startup. What had already started is undone with the
 same shutdown sequence minus the hooks: the shutdown hooks belong to a completed startup. After a

@@ -219,8 +219,7 @@ async def watched(
     """
     get, running_loop = _TASK_LOOKUP or task_lookup()
     watch = _Watch(get(running_loop()), timeout)  # armed: the call starts now
-    watch.seen = watch.step  # counted from now, exactly: watch.from_now(), written out
-    watch.seen_at = watch.dog.clock()
+    watch.from_now()
     try:
         result = await call(*args)
     except sys.modules["asyncio"].CancelledError:
