@@ -96,7 +96,6 @@ class Lifecycle:
         "_lifespan_held",
         "_mounted",
         "_mounted_held",
-        "_one_task",
         "_options",
         "_pairs",
         "_plan",
@@ -122,7 +121,6 @@ class Lifecycle:
         startup_timeout: float | None,
         shutdown_timeout: float | None,
         mounted: Mounted | None = None,
-        one_task: bool = False,
     ) -> None:
         self._brokers = brokers
         self._caller = caller
@@ -138,12 +136,11 @@ class Lifecycle:
         # without one it has none, and the driver skips awaiting it
         self.holds_contexts = False
         self.state: dict[str, Any] = {}
-        # The startup's watch (asyncio), kept from run to run (_watch_for): its step is the
-        # step running. One task runs every stage (the lifespan driver): the shutdown goes on
-        # with it; otherwise (start() and stop(), perhaps in different tasks) the shutdown
-        # gets a watch of its own.
+        # The stages' watch (asyncio), kept from run to run (_watch_for): its step is the step
+        # running. Each stage points it at the task running the stage (the lifespan driver's
+        # for both, or start()'s, then stop()'s): stages of a record never overlap.
         self._watch: _Watch | None = None
-        self.renew(plan, lifespan, options, startup_timeout, shutdown_timeout, mounted, one_task)
+        self.renew(plan, lifespan, options, startup_timeout, shutdown_timeout, mounted)
 
     def renew(
         self,
@@ -153,7 +150,6 @@ class Lifecycle:
         startup_timeout: float | None,
         shutdown_timeout: float | None,
         mounted: Mounted | None,
-        one_task: bool,
     ) -> None:
         """Make this record, new or released, the record of a run that has not begun."""
         self._plan = plan
@@ -163,7 +159,6 @@ class Lifecycle:
         self._options = options
         self._startup_timeout = startup_timeout
         self._shutdown_timeout = shutdown_timeout
-        self._one_task = one_task
         self._current: Step | None = None  # the startup step running, when no watch says it
         self._failures: list[Failure] = []  # of the stage running (startup, or a cleanup)
         if self.holds_contexts:  # the last run's contexts, closed by now
@@ -270,8 +265,9 @@ class Lifecycle:
         self._pairs = pairs
 
     def _watch_for(self, timeout: float | None) -> _Watch:
-        """A watch of the current task for a stage of ``timeout``: the last run's, if it ran on
-        this loop (a server's lifespan cycles, one after another), or a new one."""
+        """The record's watch, on the current task, for a stage of ``timeout``: kept from the
+        last stage or run if that was on this loop (a server's lifespan cycles, one after
+        another), or a new one."""
         get, running_loop = _watchdog._TASK_LOOKUP or task_lookup()
         loop = running_loop()
         watch = self._watch
@@ -300,8 +296,8 @@ class Lifecycle:
     def _reached(self) -> int:
         """Where the startup is: the index of the step running, or of the last one that ran
         (-1: none yet). Asked only when the broker list would change, and after a failure."""
-        watch = self._watch
-        step = self._current if watch is None else watch.step
+        watch = self._watch  # this run's while it holds a task; else (trio) the one recorded
+        step = self._current if watch is None or watch.task is None else watch.step
         for index, candidate in enumerate(self._steps):
             if candidate is step:
                 return index
@@ -404,16 +400,10 @@ class Lifecycle:
         timeout = self._shutdown_timeout
         self._cleaning = True
         try:
-            watch = self._watch
-            if watch is not None and watch.task is not None and self._one_task:
-                # this run's startup's (the last run's let go of its task), same task: again
-                watch.renew(timeout)
-            elif "trio" in sys.modules and current_library() == "trio":
+            if "trio" in sys.modules and current_library() == "trio":  # no probe without trio
                 await run_scoped(steps, timeout, self._keep_going, True)
                 return failures
-            else:
-                get, running_loop = _watchdog._TASK_LOOKUP or task_lookup()
-                watch = _Watch(get(running_loop()), timeout)
+            self._watch = watch = self._watch_for(timeout)  # now on this task
             task = watch.task
             if "anyio" in sys.modules and under_an_anyio_scope(task):
                 # anyio re-delivers an outer cancellation on every await: its shield it is

@@ -315,8 +315,8 @@ class Application:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _new_lifecycle(self, options: Mapping[str, object], *, one_task: bool = False) -> Lifecycle:
-        """The run record of one start-to-stop run; ``one_task``: one task runs all of it."""
+    def _new_lifecycle(self, options: Mapping[str, object]) -> Lifecycle:
+        """The run record of one start-to-stop run (the last lifespan scope's, renewed)."""
         lifecycle_class, plan_for = _LIFECYCLE_PARTS or _lifecycle_parts()
         if options:
             options = {**self.run_options, **options}
@@ -332,7 +332,6 @@ class Application:
                 self.startup_timeout,
                 self.shutdown_timeout,
                 self._mounted_lifespans(),
-                one_task,
             )
             return lifecycle
         # positional: a class called with keywords costs CPython 3.11 some 4000 machine
@@ -346,7 +345,6 @@ class Application:
             self.startup_timeout,
             self.shutdown_timeout,
             self._mounted_lifespans(),
-            one_task,
         )
         return lifecycle
 

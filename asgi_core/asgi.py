@@ -269,7 +269,7 @@ class AsgiFastStream(Application):
                 await self.lifespan(scope, receive, send)
             else:  # lifespan() written out: one frame less per cycle ("lifespan" benchmarks)
                 self.served_by_lifespan = True
-                lifecycle = self._new_lifecycle({}, one_task=True)  # the driver runs it all
+                lifecycle = self._new_lifecycle({})
                 await run_lifespan(lifecycle, scope, receive, send, self.logger)
         else:
             if type(scope) is not dict:
@@ -288,7 +288,7 @@ class AsgiFastStream(Application):
         re-raises the original exception. See ``_lifespan.py``.
         """
         self.served_by_lifespan = True  # exit() now asks the serving process to stop
-        lifecycle = self._new_lifecycle({}, one_task=True)  # the driver runs it all
+        lifecycle = self._new_lifecycle({})
         await run_lifespan(lifecycle, scope, receive, send, self.logger)
 
     def _mounted_lifespans(self) -> Mounted | None:

@@ -318,3 +318,28 @@ def test_lifecycle_cycles_on_new_event_loops_and_libraries_are_each_bounded() ->
 
     assert asyncio.run(bounded_cycle()) == ["lifespan.startup.failed"]
     assert log == ["start broker", "stop broker"] * 3
+
+
+def test_lifecycle_a_failed_trio_start_after_an_asyncio_cycle_closes_exactly_what_started() -> None:
+    """Which brokers started is read from the watch on asyncio, from the step recorded on trio:
+    a watch kept from an asyncio cycle says nothing about a trio run of the same record."""
+    import asyncio
+
+    import trio
+
+    log: list[str] = []
+    first, second = Broker(log, "one"), Broker(log, "two")
+    app = AsgiFastStream(first)
+    app.add_broker(second)
+    asyncio.run(cycle(app))
+    assert log == ["start one", "start two", "stop two", "stop one"]
+
+    async def refuse() -> None:
+        log.append("start two refused")
+        raise ConnectionError("two is down")
+
+    second.start = refuse  # type: ignore[method-assign]
+    log.clear()
+    assert trio.run(cycle, app) == ["lifespan.startup.failed"]
+    # the brokers whose start() was called, in reverse (the failed one may be half started)
+    assert log == ["start one", "start two refused", "stop two", "stop one"]

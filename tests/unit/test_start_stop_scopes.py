@@ -304,3 +304,45 @@ async def test_application_base_exception_from_the_lifespan_reaches_the_caller(w
     with pytest.raises(Interrupt):
         await app.stop()
     assert not app.running and steps == ["on_shutdown"]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_application_stop_in_another_task_bounds_its_own_hung_step() -> None:
+    """The time limit of ``stop()``'s steps cancels the task running ``stop()``: not the task
+    that ran ``start()`` (it goes on undisturbed), and the hung step is named. Plain asyncio
+    tasks (none under an anyio scope, which has a shield of its own), as a server has."""
+    import asyncio
+
+    from asgi_core import HookTimeoutError
+
+    app = Application(shutdown_timeout=0.2)
+    starter_done = asyncio.Event()
+    started = asyncio.Event()
+    starter_events: list[str] = []
+
+    @app.on_shutdown
+    async def hangs() -> None:
+        await asyncio.Event().wait()
+
+    async def starter() -> None:
+        await app.start()
+        started.set()
+        try:
+            await starter_done.wait()  # still running while another task stops the app
+            starter_events.append("not cancelled")
+        except asyncio.CancelledError:
+            starter_events.append("cancelled")
+            raise
+
+    starting = asyncio.ensure_future(starter())
+    await started.wait()
+    stopping = asyncio.ensure_future(app.stop())
+    # a limit aimed at the wrong task would leave stop() hung: bounded here, not forever
+    done, _ = await asyncio.wait([stopping], timeout=10)
+    starter_done.set()
+    await asyncio.wait([starting], timeout=10)
+    assert done, "stop() hung: its time limit cancelled another task"
+    with pytest.raises(HookTimeoutError) as caught:
+        stopping.result()
+    assert "hangs" in caught.value.step and caught.value.stage == "shutdown"
+    assert starter_events == ["not cancelled"]
