@@ -30,6 +30,7 @@ _INF = float("inf")
 LOOKS = 8  # looks per time limit: a hung step is cancelled at most 1/8 of its limit late
 _LOOK = 1 / LOOKS
 _COUNTED = sys.version_info >= (3, 11)  # tasks count cancellations (cancelling, uncancel)
+_SPARES = 16  # watches of finished single calls a loop keeps for the next calls
 
 T = TypeVar("T")
 
@@ -53,7 +54,7 @@ class _Dog:
     ``span`` apart needs no clock to know the timer looks soon enough.
     """
 
-    __slots__ = ("at", "clock", "handle", "loop", "span", "watches")
+    __slots__ = ("at", "clock", "handle", "loop", "span", "spare", "watches")
 
     def __init__(self, loop: Any) -> None:
         self.loop = loop
@@ -62,6 +63,7 @@ class _Dog:
         plain = base is not None and getattr(type(loop), "time", None) is base.time
         self.clock: Callable[[], float] = time.monotonic if plain else loop.time
         self.watches: set[_Watch] = set()
+        self.spare: list[_Watch] = []  # watches of finished single calls, for the next ones
         self.handle: Any = None
         self.at = _INF
         self.span = _INF  # unarmed
@@ -218,19 +220,31 @@ async def watched(
     there), cheaper than an import statement per call, and the task found by ``task_lookup``.
     """
     get, running_loop = _TASK_LOOKUP or task_lookup()
-    watch = _Watch(get(running_loop()), timeout)  # armed: the call starts now
-    watch.from_now()
+    loop = running_loop()
+    dog = _dog
+    if dog is None or dog.loop is not loop:
+        dog = _dog_for(loop)
+    spare = dog.spare
+    if spare:  # a watch of a call that finished: building one costs more than the call
+        watch = spare.pop()
+        watch.task = get(loop)
+        watch.renew(timeout)
+    else:
+        watch = _Watch(get(loop), timeout)
+    watch.from_now()  # armed: the call starts now
     try:
-        result = await call(*args)
+        return await call(*args)
     except sys.modules["asyncio"].CancelledError:
         if watch.fired and watch.claim():
             raise DeadlineExceeded(timeout) from None
         raise
     finally:
-        watch.dog.watches.discard(watch)  # watch.close(), written out
-    if watch.fired:  # it swallowed our cancellation and returned: take it back
-        watch.claim()
-    return result
+        if watch.fired:  # it swallowed our cancellation (returned, or raised): take it back
+            watch.claim()
+        dog.watches.discard(watch)  # watch.close(), written out
+        watch.task = None  # a spare holds no task
+        if len(spare) < _SPARES:
+            spare.append(watch)
 
 
 _TASK_LOOKUP: tuple[Callable[[Any], Any], Callable[[], Any]] | None = None

@@ -265,6 +265,89 @@ async def _answer() -> int:
     return 42
 
 
+async def test_watchdog_single_calls_reuse_finished_watches_and_each_is_bounded(
+    anyio_backend: str,
+) -> None:
+    """Bounded calls one after another, and several at once, each get their own limit: a
+    watch a finished call left for the next one bounds that call, not the last one's task."""
+    import weakref
+
+    with anyio.fail_after(GUARD):
+        for _ in range(3):
+            assert await run_bounded(_answer, 1.0) == 42
+            with pytest.raises(DeadlineExceeded):
+                await run_bounded(hang_forever, 0.05)
+        results: list[object] = []
+
+        async def one(timeout: float, hangs: bool) -> None:
+            try:
+                results.append(await run_bounded(hang_forever if hangs else _answer, timeout))
+            except DeadlineExceeded:
+                results.append(f"timed out after {timeout}")
+
+        async with anyio.create_task_group() as group:
+            for timeout, hangs in ((0.05, True), (5.0, False), (0.1, True), (5.0, False)):
+                group.start_soon(one, timeout, hangs)
+        assert sorted(map(str, results)) == [
+            "42",
+            "42",
+            "timed out after 0.05",
+            "timed out after 0.1",
+        ]
+    if anyio_backend == "asyncio":  # a spare watch holds no task
+        import asyncio
+        import gc
+
+        async def call_in_a_task() -> None:
+            await run_bounded(_answer, 1.0)
+
+        task = asyncio.ensure_future(call_in_a_task())
+        await task
+        gone = weakref.ref(task)
+        del task
+        await asyncio.sleep(0)
+        gc.collect()
+        assert gone() is None
+
+
+async def test_watchdog_single_call_that_swallows_the_cancellation_and_raises(
+    anyio_backend: str,
+) -> None:
+    """A bounded call that catches our cancellation and raises something else: that error
+    reaches the caller, and the task is not left cancelled."""
+    if anyio_backend != "asyncio":
+        pytest.skip("asyncio's cancel count")
+    import asyncio
+
+    async def swallows_and_raises() -> None:
+        try:
+            await asyncio.sleep(HUNG)
+        except asyncio.CancelledError:
+            raise ValueError("gave up") from None
+
+    with anyio.fail_after(GUARD):
+        with pytest.raises(ValueError, match="gave up"):
+            await asyncio.ensure_future(run_bounded(swallows_and_raises, 0.05))  # a plain task
+        if sys.version_info >= (3, 11):
+            probe = asyncio.ensure_future(_cancel_count_after(swallows_and_raises))
+            assert await probe == 0  # our cancellation taken back
+        await asyncio.sleep(0)  # the next await runs
+
+
+async def _cancel_count_after(call: Callable[[], Awaitable[None]]) -> int:
+    import asyncio
+
+    try:
+        await run_bounded(call, 0.05)
+    except ValueError:
+        pass
+    task = asyncio.current_task()
+    assert task is not None
+    if sys.version_info < (3, 11):  # pragma: no cover - no count to read
+        return 0
+    return task.cancelling()
+
+
 async def test_watchdog_shielded_phase_outside_anyio_scopes_runs_every_step_then_cancels(
     anyio_backend: str,
 ) -> None:
