@@ -111,17 +111,8 @@ class Lifecycle:
         "stopped",
     )
 
-    def __init__(
-        self,
-        plan: Plan,
-        brokers: BrokerList,
-        caller: HookCaller,
-        lifespan: Callable[..., AbstractAsyncContextManager[Any]] | None,
-        options: Mapping[str, object],
-        startup_timeout: float | None,
-        shutdown_timeout: float | None,
-        mounted: Mounted | None = None,
-    ) -> None:
+    def __init__(self, brokers: BrokerList, caller: HookCaller) -> None:
+        """A record no run holds yet (``released``): ``renew`` begins each run."""
         self._brokers = brokers
         self._caller = caller
         # Each run leaves these as they began (their stage resets them in a finally, or only
@@ -140,7 +131,8 @@ class Lifecycle:
         # running. Each stage points it at the task running the stage (the lifespan driver's
         # for both, or start()'s, then stop()'s): stages of a record never overlap.
         self._watch: _Watch | None = None
-        self.renew(plan, lifespan, options, startup_timeout, shutdown_timeout, mounted)
+        self.started = self.stopped = False
+        self.released = True
 
     def renew(
         self,
@@ -151,7 +143,7 @@ class Lifecycle:
         shutdown_timeout: float | None,
         mounted: Mounted | None,
     ) -> None:
-        """Make this record, new or released, the record of a run that has not begun."""
+        """Make this released record the record of a run that has not begun."""
         self._plan = plan
         self._pairs = plan.pairs  # the brokers of this run (brokers_changed may replace them)
         self._lifespan = lifespan

@@ -324,22 +324,10 @@ class Application:
             options = self.run_options
         plan = plan_for(self._hooks, self._brokers, self._caller, options)
         lifecycle = self._lifecycle
-        if lifecycle is not None and lifecycle.released:  # the last lifespan scope's, done
-            lifecycle.renew(
-                plan,
-                self.lifespan_context,
-                options,
-                self.startup_timeout,
-                self.shutdown_timeout,
-                self._mounted_lifespans(),
-            )
-            return lifecycle
-        # positional: a class called with keywords costs CPython 3.11 some 4000 machine
-        # instructions more, 5% of a whole 10-hook lifespan cycle (benchmarks: "lifespan")
-        self._lifecycle = lifecycle = lifecycle_class(
+        if lifecycle is None or not lifecycle.released:  # none yet, or a run still holds it
+            self._lifecycle = lifecycle = lifecycle_class(self._brokers, self._caller)
+        lifecycle.renew(
             plan,
-            self._brokers,
-            self._caller,
             self.lifespan_context,
             options,
             self.startup_timeout,

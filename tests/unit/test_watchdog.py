@@ -118,7 +118,8 @@ async def run_stage(stage: str, steps: list[Step], timeout: float) -> list[tuple
         startup=tuple(steps), at=len(steps), pairs=(), shutdown=tuple(steps)
     )
     caller: Any = None  # no hooks to call: the steps are given
-    lifecycle = Lifecycle(plan, BrokerList(None), caller, None, {}, timeout, timeout)
+    lifecycle = Lifecycle(BrokerList(None), caller)
+    lifecycle.renew(plan, None, {}, timeout, timeout, None)
     if stage == "startup":
         failure = await lifecycle.startup()
         failures = [] if failure is None else [failure]
