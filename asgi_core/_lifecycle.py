@@ -78,11 +78,11 @@ class Lifecycle:
     registered during the run waits for the next one). Once the lifespan driver that ran it
     is done with it, it sets ``released``, and the application renews the same record for its
     next run instead of building one: building an object of this many fields costs CPython
-    3.11 some 4,500 machine instructions, a tenth of a cycle. Its watch is kept too (``_watch_for``),
-    without its task: the run's last stage, always a cleanup, lets go of it, so a finished run
-    holds no task (nor its context variables, nor an exception it ended with). A record of
-    ``start()`` and ``stop()`` is never released: the next run gets a new one, so a run still
-    going somewhere never has its record renewed under it.
+    3.11 some 4,500 machine instructions, a tenth of a cycle. Its watch is kept too
+    (``_watch_for``), without its task: the run's last stage, always a cleanup, lets go of it,
+    so a finished run holds no task (nor its context variables, nor an exception it ended
+    with). A record of ``start()`` and ``stop()`` is never released: the next run gets a new
+    one, so a run still going somewhere never has its record renewed under it.
     """
 
     __slots__ = (
