@@ -260,7 +260,7 @@ class Lifecycle:
         """The record's watch, on the current task, for a stage of ``timeout``: kept from the
         last stage or run if that was on this loop (a server's lifespan cycles, one after
         another), or a new one."""
-        get, running_loop = _watchdog._TASK_LOOKUP or task_lookup()
+        get, running_loop = _watchdog.TASK_LOOKUP or task_lookup()  # in C, once known
         loop = running_loop()
         watch = self._watch
         if watch is None or watch.dog.loop is not loop:

@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from asgi_core._concurrency._library import DeadlineExceeded
 
-__all__ = ["LOOKS", "task_lookup", "watched"]
+__all__ = ["LOOKS", "TASK_LOOKUP", "task_lookup", "watched"]
 
 _INF = float("inf")
 LOOKS = 8  # looks per time limit: a hung step is cancelled at most 1/8 of its limit late
@@ -219,7 +219,7 @@ async def watched(
     This bounds every health probe: asyncio is read from ``sys.modules`` (it runs us, so it is
     there), cheaper than an import statement per call, and the task found by ``task_lookup``.
     """
-    get, running_loop = _TASK_LOOKUP or task_lookup()
+    get, running_loop = TASK_LOOKUP or task_lookup()
     loop = running_loop()
     dog = _dog
     if dog is None or dog.loop is not loop:
@@ -247,7 +247,9 @@ async def watched(
             spare.append(watch)
 
 
-_TASK_LOOKUP: tuple[Callable[[Any], Any], Callable[[], Any]] | None = None
+TASK_LOOKUP: tuple[Callable[[Any], Any], Callable[[], Any]] | None = None
+"""What ``task_lookup()`` returned, once it has run: read it first (``TASK_LOOKUP or
+task_lookup()``), as a call costs a frame on every lifespan stage and health probe."""
 
 
 def task_lookup() -> tuple[Callable[[Any], Any], Callable[[], Any]]:
@@ -258,12 +260,12 @@ def task_lookup() -> tuple[Callable[[Any], Any], Callable[[], Any]]:
     instructions, 3% of a lifespan cycle. That dict is looked up directly there; elsewhere
     ``asyncio.current_task`` itself is used. Asked only while asyncio runs us.
     """
-    global _TASK_LOOKUP
+    global TASK_LOOKUP
     asyncio = sys.modules["asyncio"]
     current_task = asyncio.current_task
     tasks = getattr(asyncio.tasks, "_current_tasks", None)
     if hasattr(current_task, "__code__") and type(tasks) is dict:  # the Python function
-        _TASK_LOOKUP = tasks.get, asyncio.get_running_loop
+        TASK_LOOKUP = tasks.get, asyncio.get_running_loop
     else:
-        _TASK_LOOKUP = current_task, asyncio.get_running_loop
-    return _TASK_LOOKUP
+        TASK_LOOKUP = current_task, asyncio.get_running_loop
+    return TASK_LOOKUP
