@@ -19,6 +19,7 @@ gets 204, after that it finds the server closed; the row says exactly what each 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import pathlib
@@ -132,11 +133,18 @@ def ask_ready(sock: socket.socket) -> str:
 
 
 def ask_ready_new(port: int) -> str:
-    """``GET /ready`` on a new connection, or ``refused``."""
+    """``GET /ready`` on a new connection, or ``refused``.
+
+    ``reset`` if the connection was reset as it was made: the server closed its listening
+    socket while the connection waited to be accepted (Linux resets those); the probe goes on
+    until a connection is refused.
+    """
     try:
         sock = socket.create_connection(("127.0.0.1", port), timeout=ANSWER_WITHIN)
     except ConnectionRefusedError:
         return "refused"
+    except ConnectionResetError:
+        return "reset"
     except TimeoutError:
         return "no answer"
     with sock:
@@ -187,12 +195,16 @@ def test_once_asked_to_stop_ready_is_503_or_closed_while_the_in_flight_request_f
     port = free_port()
     release = tmp_path / "release"
     command = [arg.replace("{port}", str(port)) for arg in args]
-    with served(command, tmp_path, port=port, env={"E2E_RELEASE": str(release)}) as proc:
+    open_connections: list[socket.socket] = []
+    with (
+        served(command, tmp_path, port=port, env={"E2E_RELEASE": str(release)}) as proc,
+        contextlib.ExitStack() as closing,  # every socket closed, also when an assert fails
+    ):
         proc.wait_ready("/ready")
         assert len(proc.wait_for_lines("after_startup", workers)) == workers, proc.output()
-        open_connections = []
         for _ in range(KEEP_ALIVE):
             sock = socket.create_connection(("127.0.0.1", port), timeout=ANSWER_WITHIN)
+            closing.enter_context(sock)
             open_connections.append(sock)
             assert ask_ready(sock) == "204", proc.output()
         in_flight = InFlight(port)
@@ -209,8 +221,6 @@ def test_once_asked_to_stop_ready_is_503_or_closed_while_the_in_flight_request_f
         in_flight.join(IN_FLIGHT_WITHIN)
         status = proc.wait()
         output = proc.output()
-        for sock in open_connections:
-            sock.close()
     report = f"{setup}: /ready after {stop}: {seen}\n{output}"
     assert seen[-2] in {"keep-alive closed", "keep-alive reset"}, report
     assert seen[-1] == f"new {new_connection}", report
