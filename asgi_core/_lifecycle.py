@@ -115,8 +115,9 @@ class Lifecycle:
         """A record no run holds yet (``released``): ``renew`` begins each run."""
         self._brokers = brokers
         self._caller = caller
-        # Each run leaves these as they began (their stage resets them in a finally, or only
-        # a context sets them, and renew clears them then), so renew leaves them be.
+        # renew leaves these be: each startup sets the first two before they are read, a
+        # stage resets the flags in a finally, and only a context sets the rest (renew
+        # clears them then).
         self._steps: list[Step] = []  # of the startup, once it began
         self._at = 0  # where the brokers' steps begin in it
         self._cleaning = False

@@ -307,11 +307,10 @@ def test_lifecycle_cycles_on_new_event_loops_and_libraries_are_each_bounded() ->
     app = AsgiFastStream(Broker(log), startup_timeout=0.2)
     asyncio.run(cycle(app))
     trio.run(cycle, app)
-    hung = asyncio.Event
 
     @app.after_startup
     async def hang() -> None:
-        await hung().wait()
+        await asyncio.Event().wait()
 
     async def bounded_cycle() -> list[str]:
         return await asyncio.wait_for(cycle(app), 10)  # a hang fails here, not forever
