@@ -22,12 +22,13 @@ import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from asgi_core._checked_list import CheckedList
 from asgi_core._options import hook_kwargs
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["STAGES", "Hook", "HookCaller", "Hooks", "call_hook", "describe"]
+__all__ = ["STAGES", "Hook", "HookCaller", "HookList", "Hooks", "call_hook", "describe"]
 
 Hook = Callable[..., Any]
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, CO_VARARGS and CO_VARKEYWORDS (inspect loads slowly)
@@ -48,10 +49,36 @@ def _checked(stage: str, func: object) -> Hook:
     return func
 
 
-class Hooks:
-    """The four ordered hook lists of an application."""
+class HookList(CheckedList[Hook]):
+    """One stage's hooks: a list that checks each hook and drops its owner's plan on a change."""
 
-    __slots__ = ("after_shutdown", "after_startup", "memo", "on_shutdown", "on_startup")
+    __slots__ = ("_owner", "_stage")
+
+    def __init__(self, owner: Hooks, stage: str, hooks: Iterable[Hook] = ()) -> None:
+        self._owner = owner
+        self._stage = stage
+        super().__init__(_checked(stage, f) for f in hooks)
+
+    def _check(self, item: object) -> Hook:
+        return _checked(self._stage, item)
+
+    def _changed(self) -> None:
+        self._owner.memo = None
+
+    def __reduce__(self) -> tuple[type[list[Hook]], tuple[list[Hook]]]:
+        # copy and pickle give a plain list: a list of no application (Hooks.copy makes its own)
+        return list, (list(self),)
+
+
+class Hooks:
+    """The four ordered hook lists of an application.
+
+    Each is a ``HookList``: every change of one (or a list assigned in its place) drops
+    ``memo``, the lifecycle plan made of the four (``_steps.Plan``), so a run reuses the plan
+    while ``memo`` is set without comparing the lists.
+    """
+
+    __slots__ = ("_after_shutdown", "_after_startup", "_on_shutdown", "_on_startup", "memo")
 
     def __init__(
         self,
@@ -60,26 +87,55 @@ class Hooks:
         on_shutdown: Iterable[Hook] = (),
         after_shutdown: Iterable[Hook] = (),
     ) -> None:
-        self.on_startup = [_checked("on_startup", f) for f in on_startup]
-        self.after_startup = [_checked("after_startup", f) for f in after_startup]
-        self.on_shutdown = [_checked("on_shutdown", f) for f in on_shutdown]
-        self.after_shutdown = [_checked("after_shutdown", f) for f in after_shutdown]
-        # the steps last made of the four lists, with copies of them (_steps.Plan)
-        self.memo: Any = None
+        self.memo: Any = None  # the plan last made of the four lists, while they are unchanged
+        self.on_startup = on_startup
+        self.after_startup = after_startup
+        self.on_shutdown = on_shutdown
+        self.after_shutdown = after_shutdown
+
+    @property
+    def on_startup(self) -> HookList:
+        return self._on_startup
+
+    @on_startup.setter
+    def on_startup(self, hooks: Iterable[Hook]) -> None:
+        self._on_startup = HookList(self, "on_startup", hooks)
+        self.memo = None
+
+    @property
+    def after_startup(self) -> HookList:
+        return self._after_startup
+
+    @after_startup.setter
+    def after_startup(self, hooks: Iterable[Hook]) -> None:
+        self._after_startup = HookList(self, "after_startup", hooks)
+        self.memo = None
+
+    @property
+    def on_shutdown(self) -> HookList:
+        return self._on_shutdown
+
+    @on_shutdown.setter
+    def on_shutdown(self, hooks: Iterable[Hook]) -> None:
+        self._on_shutdown = HookList(self, "on_shutdown", hooks)
+        self.memo = None
+
+    @property
+    def after_shutdown(self) -> HookList:
+        return self._after_shutdown
+
+    @after_shutdown.setter
+    def after_shutdown(self, hooks: Iterable[Hook]) -> None:
+        self._after_shutdown = HookList(self, "after_shutdown", hooks)
+        self.memo = None
 
     def add(self, stage: str, func: Hook) -> None:
         """Append ``func`` to ``stage``'s list."""
-        getattr(self, stage).append(_checked(stage, func))
+        getattr(self, stage).append(func)
 
     def copy(self) -> Hooks:
         """New lists with the same hooks: later registrations on one don't reach the other."""
-        copied = Hooks.__new__(Hooks)  # checked when they were added: no second check
-        copied.on_startup = self.on_startup.copy()
-        copied.after_startup = self.after_startup.copy()
-        copied.on_shutdown = self.on_shutdown.copy()
-        copied.after_shutdown = self.after_shutdown.copy()
-        copied.memo = None
-        return copied
+        return Hooks(self.on_startup, self.after_startup, self.on_shutdown, self.after_shutdown)
 
     def __len__(self) -> int:
         return sum(len(getattr(self, stage)) for stage in STAGES)

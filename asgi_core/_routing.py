@@ -38,8 +38,9 @@ by every mutation, so the app can hold it; a copy (or an unpickled list) gets a 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, SupportsIndex
+from typing import TYPE_CHECKING, Any
 
+from asgi_core._checked_list import CheckedList
 from asgi_core.exceptions import scope_error
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def _checked(route: object) -> Route:
     return (path, app)
 
 
-class Routes(list[Route]):
+class Routes(CheckedList[Route]):
     """The public ``(path, asgi_app)`` list; every change checks entries and resets the index."""
 
     _index: dict[str, Route] | None = None
@@ -193,7 +194,10 @@ class Routes(list[Route]):
         self._depth = max((prefix.count("/") for prefix in index), default=0)
         return index
 
-    # -- every mutation goes through a check and resets the index ----------------------------
+    # -- every mutation goes through a check and resets the index (CheckedList) --------------
+
+    def _check(self, route: object) -> Route:
+        return _checked(route)
 
     def _changed(self) -> None:
         self._index = self._memo = None
@@ -203,56 +207,6 @@ class Routes(list[Route]):
         # copy, deepcopy and pickle rebuild the list through __init__: a dict of kept answers
         # of its own (the default would share ``hits``, or unpickle entries before it exists)
         return type(self), (list(self),)
-
-    def append(self, route: Route) -> None:
-        super().append(_checked(route))
-        self._changed()
-
-    def extend(self, routes: Iterable[Route]) -> None:
-        super().extend([_checked(route) for route in routes])
-        self._changed()
-
-    def insert(self, index: SupportsIndex, route: Route) -> None:
-        super().insert(index, _checked(route))
-        self._changed()
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        checked = [_checked(r) for r in value] if isinstance(key, slice) else _checked(value)
-        super().__setitem__(key, checked)
-        self._changed()
-
-    def __iadd__(self, routes: Iterable[Route]) -> Routes:  # type: ignore[override, misc]
-        self.extend(routes)
-        return self
-
-    def __delitem__(self, key: SupportsIndex | slice) -> None:
-        super().__delitem__(key)
-        self._changed()
-
-    def __imul__(self, count: SupportsIndex) -> Routes:
-        super().__imul__(count)
-        self._changed()
-        return self
-
-    def pop(self, index: SupportsIndex = -1) -> Route:
-        self._changed()
-        return super().pop(index)
-
-    def remove(self, route: Route) -> None:
-        super().remove(route)
-        self._changed()
-
-    def clear(self) -> None:
-        super().clear()
-        self._changed()
-
-    def sort(self, *args: Any, **kwargs: Any) -> None:
-        super().sort(*args, **kwargs)
-        self._changed()
-
-    def reverse(self) -> None:
-        super().reverse()
-        self._changed()
 
 
 def route_path(path: str, root_path: str) -> str:

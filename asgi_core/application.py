@@ -322,7 +322,10 @@ class Application:
             options = {**self.run_options, **options}
         else:  # the server's run: read, never changed
             options = self.run_options
-        plan = plan_for(self._hooks, self._brokers, self._caller, options)
+        hooks, brokers = self._hooks, self._brokers
+        plan = hooks.memo  # dropped by every change of a hook list; pairs, of the broker list
+        if plan is None or plan.pairs is not brokers.memo:
+            plan = plan_for(hooks, brokers, self._caller, options)
         lifecycle = self._lifecycle
         if lifecycle is None or not lifecycle.released:  # none yet, or a run still holds it
             self._lifecycle = lifecycle = lifecycle_class(self._brokers, self._caller)
@@ -332,13 +335,15 @@ class Application:
             options,
             self.startup_timeout,
             self.shutdown_timeout,
-            self._mounted_lifespans(),
+            self._mounted_lifespans() if self._routes else None,
         )
         return lifecycle
 
-    def _mounted_lifespans(self) -> Mounted | None:
-        """What runs the lifespans of apps mounted in this one (none in a plain Application)."""
-        return None
+    _routes: Sequence[object] = ()  # the apps mounted in this one: none (AsgiFastStream's routes)
+
+    def _mounted_lifespans(self) -> Mounted:
+        """What runs the lifespans of the apps mounted in this one (``_routes``, not empty)."""
+        raise NotImplementedError("an Application mounts no apps")
 
     async def start(self, **run_extra_options: object) -> None:
         """Run the startup steps: lifespan, ``on_startup``, broker start, ``after_startup``.

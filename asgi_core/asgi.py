@@ -64,6 +64,8 @@ def _checked(scope: object) -> dict[str, Any]:
 class AsgiFastStream(Application):
     """An ``Application`` served over ASGI, with other ASGI apps mounted beside it."""
 
+    _routes: Routes
+
     def __init__(
         self,
         broker: Broker | None = None,
@@ -291,10 +293,8 @@ class AsgiFastStream(Application):
         lifecycle = self._new_lifecycle({})
         await run_lifespan(lifecycle, scope, receive, send, self.logger)
 
-    def _mounted_lifespans(self) -> Mounted | None:
+    def _mounted_lifespans(self) -> Mounted:
         """Run the mounted apps' own lifespans beside ours (see ``_sub_lifespans.py``)."""
-        if not self._routes:
-            return None
         routes = list(self._routes)
 
         @contextlib.asynccontextmanager

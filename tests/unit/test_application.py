@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import anyio
@@ -35,6 +36,19 @@ def test_application_hook_decorators_return_the_function_unchanged() -> None:
 def test_application_refuses_a_hook_that_is_not_callable() -> None:
     with pytest.raises(TypeError, match="on_startup hooks must be callable, not 42"):
         Application().on_startup(42)  # type: ignore[type-var]
+
+
+def test_application_hook_list_copies_are_plain_lists_of_the_same_hooks() -> None:
+    app = Application()
+
+    def hook() -> None: ...
+
+    app.on_startup(hook)
+    copies: list[list[Any]] = [copy.copy(app.hooks.on_startup), copy.deepcopy(app.hooks.on_startup)]
+    for copied in copies:
+        assert type(copied) is list and copied == [hook]
+    copied.append(42)  # a plain list: nothing checked, and the app's list is unchanged
+    assert app.hooks.on_startup == [hook]
 
 
 async def test_application_runs_constructor_hooks_before_decorated_ones_sync_and_async() -> None:

@@ -74,6 +74,62 @@ async def test_lifecycle_hooks_added_removed_or_replaced_between_cycles_are_seen
     assert log == ["b", "start broker", "y", "stop broker"]
 
 
+# every way of changing a hook list, and the on_startup hooks it leaves of [a, b]
+MUTATIONS: dict[str, tuple[Any, list[str]]] = {
+    "append": (lambda hooks, c: hooks.append(c), ["a", "b", "c"]),
+    "extend": (lambda hooks, c: hooks.extend([c]), ["a", "b", "c"]),
+    "+=": (lambda hooks, c: hooks.__iadd__([c]), ["a", "b", "c"]),
+    "insert": (lambda hooks, c: hooks.insert(0, c), ["c", "a", "b"]),
+    "item": (lambda hooks, c: hooks.__setitem__(1, c), ["a", "c"]),
+    "slice": (lambda hooks, c: hooks.__setitem__(slice(0, 1), [c, c]), ["c", "c", "b"]),
+    "del": (lambda hooks, c: hooks.__delitem__(0), ["b"]),
+    "pop": (lambda hooks, c: hooks.pop(), ["a"]),
+    "remove": (lambda hooks, c: hooks.remove(hooks[0]), ["b"]),
+    "clear": (lambda hooks, c: hooks.clear(), []),
+    "sort": (lambda hooks, c: hooks.sort(key=lambda f: f.__qualname__, reverse=True), ["b", "a"]),
+    "reverse": (lambda hooks, c: hooks.reverse(), ["b", "a"]),
+    "*=": (lambda hooks, c: hooks.__imul__(2), ["a", "b", "a", "b"]),
+}
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+async def test_lifecycle_every_change_of_a_hook_list_is_seen_by_the_next_cycle(
+    mutation: str,
+) -> None:
+    # the plan of a cycle is kept until a hook list changes: each change must drop it
+    log: list[str] = []
+    app = AsgiFastStream(on_startup=[hook(log, "a"), hook(log, "b")])
+    await cycle(app)
+    assert log == ["a", "b"]
+    change, expected = MUTATIONS[mutation]
+    change(app.hooks.on_startup, hook(log, "c"))
+    log.clear()
+    await cycle(app)
+    assert log == expected
+
+
+async def test_lifecycle_a_hook_list_assigned_in_place_of_another_is_seen_and_checked() -> None:
+    log: list[str] = []
+    app = AsgiFastStream(on_startup=[hook(log, "a")])
+    await cycle(app)
+    app.hooks.on_startup = [hook(log, "b")]
+    log.clear()
+    await cycle(app)
+    assert log == ["b"]
+    app.hooks.on_startup.append(hook(log, "c"))  # the assigned list is watched as well
+    log.clear()
+    await cycle(app)
+    assert log == ["b", "c"]
+    with pytest.raises(TypeError, match="on_startup hooks must be callable, not 42"):
+        app.hooks.on_startup = [42]  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="after_startup hooks must be callable, not None"):
+        app.hooks.after_startup.extend([hook(log, "d"), None])  # type: ignore[list-item]
+    assert app.hooks.after_startup == []  # a rejected item leaves the list as it was
+    log.clear()
+    await cycle(app)
+    assert log == ["b", "c"]
+
+
 async def test_lifecycle_hook_registered_during_a_run_waits_for_the_next_run() -> None:
     log: list[str] = []
     app = AsgiFastStream(Broker(log))
