@@ -50,9 +50,9 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from asgi_core._concurrency import DeadlineExceeded, _watchdog, current_library
+from asgi_core._concurrency import DeadlineExceeded, current_library
 from asgi_core._concurrency._phases import run_scoped, under_an_anyio_scope
-from asgi_core._concurrency._watchdog import _COUNTED, _Watch, task_lookup
+from asgi_core._concurrency._watchdog import _COUNTED, _Watch
 from asgi_core._hooks import describe
 from asgi_core._steps import Exit, Failure, Plan, Step, annotate, broker_steps
 from asgi_core.exceptions import HookTimeoutError
@@ -78,10 +78,11 @@ class Lifecycle:
     registered during the run waits for the next one). Once the lifespan driver that ran it
     is done with it, it sets ``released``, and the application renews the same record for its
     next run instead of building one: building an object of this many fields costs CPython
-    3.11 some 4,500 machine instructions, a tenth of a cycle. Its watch is kept too
-    (``_watch_for``), without its task: the run's last stage, always a cleanup, lets go of it,
-    so a finished run holds no task (nor its context variables, nor an exception it ended
-    with). A record of ``start()`` and ``stop()`` is never released: the next run gets a new
+    3.11 some 4,500 machine instructions, a tenth of a cycle. Its watch is kept too (each
+    stage renews it on its own task, or builds one on another loop), without its task: the
+    run's last stage, always a cleanup, lets go of it, so a finished run holds no task (nor
+    its context variables, nor an exception it ended with). A record of ``start()`` and
+    ``stop()`` is never released: the next run gets a new
     one, so a run still going somewhere never has its record renewed under it.
     """
 
@@ -128,8 +129,8 @@ class Lifecycle:
         # without one it has none, and the driver skips awaiting it
         self.holds_contexts = False
         self.state: dict[str, Any] = {}
-        # The stages' watch (asyncio), kept from run to run (_watch_for): its step is the step
-        # running. Each stage points it at the task running the stage (the lifespan driver's
+        # The stages' watch (asyncio), kept from run to run (_Watch.renew): its step is the
+        # step running. Each stage points it at the task running the stage (the lifespan driver's
         # for both, or start()'s, then stop()'s): stages of a record never overlap.
         self._watch: _Watch | None = None
         self.started = self.stopped = False
@@ -207,7 +208,9 @@ class Lifecycle:
                 # On asyncio: the stage's loop, written here (one frame per stage). A step
                 # only becomes the watch's current one; the watchdog cancels one that overran.
                 cancelled = _CANCELLED or _cancelled_error()
-                self._watch = watch = self._watch_for(timeout)
+                watch = self._watch  # kept from the last stage, if that was on this loop
+                if watch is None or not watch.renew(timeout):
+                    self._watch = watch = _Watch(None, timeout)
                 try:
                     for step in steps:
                         watch.step = step
@@ -256,19 +259,6 @@ class Lifecycle:
         at = self._at
         self._steps[at : at + len(self._pairs)] = [start for start, _ in pairs]
         self._pairs = pairs
-
-    def _watch_for(self, timeout: float | None) -> _Watch:
-        """The record's watch, on the current task, for a stage of ``timeout``: kept from the
-        last stage or run if that was on this loop (a server's lifespan cycles, one after
-        another), or a new one."""
-        get, running_loop = _watchdog.TASK_LOOKUP or task_lookup()  # in C, once known
-        loop = running_loop()
-        watch = self._watch
-        if watch is None or watch.dog.loop is not loop:
-            return _Watch(get(loop), timeout)
-        watch.task = get(loop)
-        watch.renew(timeout)
-        return watch
 
     def _stop_at(self, step: Step, error: Exception) -> bool:
         """A startup step failed: keep the failure, run no further step."""
@@ -396,7 +386,9 @@ class Lifecycle:
             if "trio" in sys.modules and current_library() == "trio":  # no probe without trio
                 await run_scoped(steps, timeout, self._keep_going, True)
                 return failures
-            self._watch = watch = self._watch_for(timeout)  # now on this task
+            watch = self._watch  # now on this task
+            if watch is None or not watch.renew(timeout):
+                self._watch = watch = _Watch(None, timeout)
             task = watch.task
             if "anyio" in sys.modules and under_an_anyio_scope(task):
                 # anyio re-delivers an outer cancellation on every await: its shield it is

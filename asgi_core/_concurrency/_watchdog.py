@@ -153,36 +153,51 @@ class _Watch:
     def __init__(
         self, task: Any, timeout: float | None, cancel: Callable[[], object] | None = None
     ) -> None:
-        loop = task.get_loop()
+        """Watch ``task`` (None: the current task) for a phase of ``timeout`` that begins now."""
+        if task is None:
+            get, running_loop = TASK_LOOKUP or task_lookup()
+            loop = running_loop()
+            task = get(loop)
+        else:
+            loop = task.get_loop()
         dog = _dog
         if dog is None or dog.loop is not loop:
             dog = _dog_for(loop)
         self.dog = dog
-        self.task = task
         self.cancel = cancel  # None: task.cancel (looked up when it fires, if ever)
-        self.renew(timeout)
+        self.renew(timeout, task)
 
-    def renew(self, timeout: float | None) -> None:
-        """Watch (again) a phase of ``timeout`` that begins now (None: not watched).
+    def renew(self, timeout: float | None, task: Any = None) -> bool:
+        """Watch again, on ``task`` (None: the current task), a phase of ``timeout`` that
+        begins now (None: not watched); False, and nothing changed, if the current task runs on
+        another loop than this watch's: a watch for that loop is needed (``_Watch(None, ...)``).
 
         Its steps are counted from the first look that sees each, so the clock is read only
         if the timer might look later than ``timeout / LOOKS`` from now (it was armed further
         ahead, or not at all).
         """
+        dog = self.dog
+        if task is None:
+            get, running_loop = TASK_LOOKUP or task_lookup()  # in C, once known
+            loop = running_loop()
+            if loop is not dog.loop:
+                return False
+            task = get(loop)
+        self.task = task
         self.fired = False
         if timeout is None:
             self.timeout = _INF
-            return
+            return True
         self.timeout = timeout
         # the count asyncio.timeout compares with: a cancellation of our own is taken back
-        self.cancelling = self.task.cancelling() if _COUNTED else 0
-        dog = self.dog
+        self.cancelling = task.cancelling() if _COUNTED else 0
         dog.watches.add(self)
         self.step = _BEGUN  # the phase's first step replaces it
         self.seen = _UNSEEN
         look = timeout * _LOOK
         if dog.span > look:  # the timer might look later than that: see, and arm it sooner
             dog.look_within(look)
+        return True
 
     def from_now(self) -> None:
         """Count the current step from now, exactly, not from the timer's next look."""
@@ -227,8 +242,7 @@ async def watched(
     spare = dog.spare
     if spare:  # a watch of a call that finished: building one costs more than the call
         watch = spare.pop()
-        watch.task = get(loop)
-        watch.renew(timeout)
+        watch.renew(timeout, get(loop))
     else:
         watch = _Watch(get(loop), timeout)
     watch.from_now()  # armed: the call starts now
