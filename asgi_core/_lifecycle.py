@@ -51,7 +51,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from asgi_core._concurrency import DeadlineExceeded, current_library
-from asgi_core._concurrency._phases import run_scoped, under_an_anyio_scope
+from asgi_core._concurrency._phases import ANYIO_ON_ASYNCIO, run_scoped, under_an_anyio_scope
 from asgi_core._concurrency._watchdog import _COUNTED, _Watch
 from asgi_core._hooks import describe
 from asgi_core._steps import Exit, Failure, Plan, Step, annotate, broker_steps
@@ -390,7 +390,7 @@ class Lifecycle:
             if watch is None or not watch.renew(timeout):
                 self._watch = watch = _Watch(None, timeout)
             task = watch.task
-            if "anyio" in sys.modules and under_an_anyio_scope(task):
+            if ANYIO_ON_ASYNCIO in sys.modules and under_an_anyio_scope(task):
                 # anyio re-delivers an outer cancellation on every await: its shield it is
                 watch.close()
                 await run_scoped(steps, timeout, self._keep_going, True)

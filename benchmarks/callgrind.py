@@ -71,9 +71,16 @@ APPS: dict[str, Callable[[int], App]] = {
 """What is counted, by the name it is printed with."""
 
 
+def _as_in_the_timed_suite() -> None:
+    """Load what the timed suite's process has loaded by the time it times anything: anyio,
+    and its asyncio backend (the contenders' checks run anyio on asyncio), which code that asks
+    whether an anyio cancel scope encloses it then looks at."""
+    import anyio._backends._asyncio  # noqa: F401
+
+
 def _child(name: str, hooks: int, cycles: int) -> None:
     """Run ``cycles`` lifespan cycles of app ``name`` (after 200 uncounted ones: caches warm)."""
-    import anyio  # noqa: F401  - loaded in the timed suite's process too (Starlette needs it)
+    _as_in_the_timed_suite()
 
     app = APPS[name](hooks)
 
@@ -126,7 +133,7 @@ def case_names(label: str) -> list[str]:
 
 def _case_child(label: str, name: str, calls: int) -> None:
     """Run row ``label``'s runner for ``name`` over ``calls`` calls (after 200 uncounted)."""
-    import anyio  # noqa: F401  - as in the timed suite's process
+    _as_in_the_timed_suite()
 
     run = _case_runner(label, name)
 

@@ -28,7 +28,9 @@ from typing import Any, Protocol, TypeVar
 from asgi_core._concurrency._library import DeadlineExceeded, current_library
 from asgi_core._concurrency._watchdog import _INF, _Current, _Watch
 
-__all__ = ["TimedStep", "run_scoped", "under_an_anyio_scope"]
+__all__ = ["ANYIO_ON_ASYNCIO", "TimedStep", "run_scoped", "under_an_anyio_scope"]
+
+ANYIO_ON_ASYNCIO = "anyio._backends._asyncio"  # loaded once anyio ran on asyncio, not before
 
 
 class TimedStep(_Current, Protocol):
@@ -63,17 +65,44 @@ def under_an_anyio_scope(task: object) -> bool:
     shield keeps it out of the cleanup steps; a task no anyio scope encloses (a server's
     lifespan task under uvicorn, even with anyio imported by someone) gets plain asyncio's
     single delivery, and the lifecycle's plain loop shields it. anyio keeps no public record of
-    this: its asyncio backend's task table is read, and anything unexpected there counts as
-    "enclosed" (the safe side).
+    this: its asyncio backend's table of task states is read (found once, ``_task_table``), and
+    anything unexpected there counts as "enclosed" (the safe side).
     """
-    backend = sys.modules.get("anyio._backends._asyncio")
-    if backend is None:  # anyio never ran on asyncio: no scope of it anywhere
+    table = _TABLE
+    if table is None:
+        backend = sys.modules.get(ANYIO_ON_ASYNCIO)
+        if backend is None:  # anyio never ran on asyncio: no scope of it anywhere
+            return False
+        table = _task_table(backend)
+        if table is None:
+            return True
+    if not table:  # no task anyio knows of (its table empties as they go)
         return False
-    states = getattr(backend, "_task_states", None)
-    if states is None or not hasattr(states, "get"):
-        return True
-    state = states.get(task)
+    state = table.get(_KEY(task))
     return state is not None and getattr(state, "cancel_scope", True) is not None
+
+
+def _itself(task: object) -> object:
+    return task
+
+
+_TABLE: dict[Any, Any] | None = None  # anyio's task states, by _KEY(task), once found
+_KEY: Callable[[object], object] = _itself
+
+
+def _task_table(backend: object) -> dict[Any, Any] | None:
+    """anyio's task states as a dict (what its ``WeakKeyDictionary`` holds, by weak reference:
+    read directly, its ``get`` is a Python call per lookup), or None if of another shape."""
+    global _TABLE, _KEY
+    import weakref
+
+    states = getattr(backend, "_task_states", None)
+    data = getattr(states, "data", None)  # a WeakKeyDictionary's own dict (not in typeshed)
+    if type(states) is weakref.WeakKeyDictionary and type(data) is dict:
+        _TABLE, _KEY = data, weakref.ref
+    elif type(states) is dict:
+        _TABLE, _KEY = states, _itself
+    return _TABLE
 
 
 Begin = Callable[[TimedStep], None]  # a step starts now

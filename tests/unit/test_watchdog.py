@@ -582,3 +582,49 @@ async def test_watchdog_task_lookup_finds_the_current_task(anyio_backend: str) -
 
     assert await found()
     assert all(await asyncio.gather(*(asyncio.ensure_future(found()) for _ in range(3))))
+
+
+async def test_watchdog_anyio_scope_is_read_from_anyios_task_table(anyio_backend: str) -> None:
+    if anyio_backend != "asyncio":
+        pytest.skip("anyio's asyncio backend")
+    import asyncio
+
+    from asgi_core._concurrency._phases import under_an_anyio_scope
+
+    with anyio.CancelScope():
+        assert under_an_anyio_scope(asyncio.current_task())
+    seen: list[bool] = []
+
+    async def plain() -> None:
+        seen.append(under_an_anyio_scope(asyncio.current_task()))
+
+    await asyncio.ensure_future(plain())  # a plain task while anyio's table holds others
+    async with anyio.create_task_group() as group:
+
+        async def child() -> None:
+            seen.append(under_an_anyio_scope(asyncio.current_task()))
+
+        group.start_soon(child)
+    assert seen == [False, True]
+
+
+@pytest.mark.parametrize("shape", ["unknown", "dict"])
+def test_watchdog_anyio_task_table_of_another_shape(
+    shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asgi_core._concurrency import _phases
+
+    backend = SimpleNamespace()
+    monkeypatch.setitem(sys.modules, _phases.ANYIO_ON_ASYNCIO, backend)
+    monkeypatch.setattr(_phases, "_TABLE", None)
+    monkeypatch.setattr(_phases, "_KEY", _phases._itself)
+    task, other = object(), object()
+    if shape == "unknown":  # anything unexpected counts as enclosed: the shielded path
+        backend._task_states = [task]
+        assert _phases.under_an_anyio_scope(other)
+    else:  # a plain dict of task states, looked up by the task itself
+        backend._task_states = {task: SimpleNamespace(cancel_scope=object())}
+        assert _phases.under_an_anyio_scope(task)
+        assert not _phases.under_an_anyio_scope(other)
+        backend._task_states.clear()
+        assert not _phases.under_an_anyio_scope(task)
