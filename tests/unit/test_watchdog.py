@@ -140,6 +140,7 @@ async def test_watchdog_stages_report_exactly_the_step_that_overran(
         if anyio_backend != "asyncio":
             pytest.skip("anyio only changes the asyncio path")
         monkeypatch.delitem(sys.modules, "anyio")  # a server loop with no anyio anywhere
+        monkeypatch.delitem(sys.modules, "anyio._backends._asyncio", raising=False)
     events: list[str] = []
     steps = [
         step(recorder(events, "a"), "a"),
