@@ -47,18 +47,31 @@ __all__ = [
 NO_OPTIONS: Mapping[str, object] = {}  # the hooks after on_startup get no run options
 
 
-class Step(NamedTuple):
+class Step:
     """One step: what to await, whether our time limit applies, and what names it.
 
     The name (``on_startup hook app.connect``) is worked out only when a message needs it: most
     steps never fail.
     """
 
-    call: Callable[[], Awaitable[object]]
-    kind: str  # "on_startup hook", "lifespan context", ...; "broker" (the subject names it)
-    subject: object = None  # a hook or a lifespan factory (described), or a broker call
-    timed: bool = True  # False: the step bounds itself (the mounted apps, app by app)
-    suffix: str = ""
+    __slots__ = ("call", "kind", "subject", "suffix", "timed")
+
+    def __init__(
+        self,
+        call: Callable[[], Awaitable[object]],
+        kind: str,  # "on_startup hook", "lifespan context", ...; "broker" (the subject names it)
+        subject: object = None,  # a hook or a lifespan factory (described), or a broker call
+        timed: bool = True,  # False: the step bounds itself (the mounted apps, app by app)
+        suffix: str = "",
+    ) -> None:
+        self.call = call
+        self.kind = kind
+        self.subject = subject
+        self.timed = timed
+        self.suffix = suffix
+
+    def __repr__(self) -> str:
+        return f"<Step {self.name}>"
 
     @property
     def name(self) -> str:
