@@ -18,14 +18,15 @@ Shutdown steps, each bounded by ``shutdown_timeout`` and run even if an earlier 
 4. the ``after_shutdown`` hooks;
 5. exit the user ``lifespan`` context, if it was entered.
 
-Contexts (the user lifespan, the mounted apps) are entered and exited in detached tasks of
-their own (``_held.py``), so our time limits never interleave with the scopes a user's lifespan
-opens, and nothing stays open in the caller: ``startup()`` and ``shutdown()`` may run in
-different tasks and cancel scopes. ``close()`` (or leaving ``async with lifecycle``) cancels and
-awaits a context task still running after a failed or interrupted exit. When there is no context
-to hold, no task is started at all. Hooks are called by the application's ``HookCaller``
-(``_hooks.py``: run options, or FastStream's DI). The steps themselves, what names them and
-what of them is reused from one cycle to the next (``Plan``), are in ``_steps.py``.
+Contexts (the user lifespan, the mounted apps) are a run's ``contexts`` (``_contexts.py``),
+entered and exited by steps in detached tasks of their own, so our time limits never
+interleave with the scopes a user's lifespan opens, and nothing stays open in the caller:
+``startup()`` and ``shutdown()`` may run in different tasks and cancel scopes. ``close()`` (or
+leaving ``async with lifecycle``) cancels and awaits a context task still running after a
+failed or interrupted exit. A run with no context holds no ``RunContexts`` and starts no
+task. Hooks are called by the application's ``HookCaller`` (``_hooks.py``: run options, or
+FastStream's DI). The steps themselves, what names them and what of them is reused from one
+cycle to the next (``Plan``), are in ``_steps.py``.
 
 How a stage runs: its steps are one list, awaited in order by the stage's own loop. On asyncio
 each step becomes the current step of the stage's watch (``_concurrency._watchdog``: one timer
@@ -53,21 +54,17 @@ from typing import TYPE_CHECKING, Any
 from asgi_core._concurrency import DeadlineExceeded, current_library
 from asgi_core._concurrency._phases import ANYIO_ON_ASYNCIO, run_scoped, under_an_anyio_scope
 from asgi_core._concurrency._watchdog import _COUNTED, _Watch
-from asgi_core._hooks import describe
-from asgi_core._steps import Exit, Failure, Plan, Step, annotate, broker_steps
+from asgi_core._contexts import Mounted, RunContexts
+from asgi_core._steps import Failure, Plan, Step, annotate, broker_steps
 from asgi_core.exceptions import HookTimeoutError
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
     from asgi_core._brokers import BrokerList
-    from asgi_core._held import Held
     from asgi_core._hooks import HookCaller
 
-__all__ = ["Lifecycle", "Mounted"]
-
-
-Mounted = Callable[[dict[str, Any]], "AbstractAsyncContextManager[Any]"]
+__all__ = ["Lifecycle"]
 
 
 class Lifecycle:
@@ -93,18 +90,13 @@ class Lifecycle:
         "_cleaning",
         "_current",
         "_failures",
-        "_lifespan",
-        "_lifespan_held",
-        "_mounted",
-        "_mounted_held",
-        "_options",
         "_pairs",
         "_plan",
         "_shutdown_timeout",
         "_startup_timeout",
         "_steps",
         "_watch",
-        "holds_contexts",
+        "contexts",
         "released",
         "started",
         "starting",
@@ -117,18 +109,16 @@ class Lifecycle:
         self._brokers = brokers
         self._caller = caller
         # renew leaves these be: each startup sets the first two before they are read, a
-        # stage resets the flags in a finally, and only a context sets the rest (renew
-        # clears them then).
+        # stage resets the flags in a finally, and only a context fills the state (renew
+        # gives a run with contexts a new one).
         self._steps: list[Step] = []  # of the startup, once it began
         self._at = 0  # where the brokers' steps begin in it
         self._cleaning = False
         self.starting = False  # startup() is running (perhaps in another task)
-        self._lifespan_held: Held | None = None
-        self._mounted_held: Held | None = None
-        # a context was entered (the user lifespan, the mounted apps): close() has work then;
-        # without one it has none, and the driver skips awaiting it
-        self.holds_contexts = False
         self.state: dict[str, Any] = {}
+        # the run's user lifespan and mounted apps, if it has either: close() has work then;
+        # without them it has none, and the driver skips awaiting it
+        self.contexts: RunContexts | None = None
         # The stages' watch (asyncio), kept from run to run (_Watch.renew): its step is the
         # step running. Each stage points it at the task running the stage (the lifespan driver's
         # for both, or start()'s, then stop()'s): stages of a record never overlap.
@@ -148,16 +138,17 @@ class Lifecycle:
         """Make this released record the record of a run that has not begun."""
         self._plan = plan
         self._pairs = plan.pairs  # the brokers of this run (brokers_changed may replace them)
-        self._lifespan = lifespan
-        self._mounted = mounted
-        self._options = options
         self._startup_timeout = startup_timeout
         self._shutdown_timeout = shutdown_timeout
         self._current: Step | None = None  # the startup step running, when no watch says it
         self._failures: list[Failure] = []  # of the stage running (startup, or a cleanup)
-        if self.holds_contexts:  # the last run's contexts, closed by now
-            self._lifespan_held = self._mounted_held = None
-            self.holds_contexts = False
+        if lifespan is not None or mounted is not None:
+            self.state = {}  # the last run's contexts may have filled it
+            self.contexts = RunContexts(
+                lifespan, mounted, self._caller, options, self.state, shutdown_timeout
+            )
+        elif self.contexts is not None:  # the last run's, closed by now
+            self.contexts = None
             self.state = {}
         self.started = self.stopped = False
         self.released = False  # the driver that ran it is done with it: renew may follow
@@ -169,14 +160,9 @@ class Lifecycle:
         await self.close()
 
     async def close(self) -> None:
-        """Cancel and await each context task still running (shielded, within shutdown_timeout).
-
-        Every context was exited by now, or failed to exit in time.
-        """
-        if self._mounted_held is not None:
-            await self._mounted_held.close(self._shutdown_timeout)
-        if self._lifespan_held is not None:
-            await self._lifespan_held.close(self._shutdown_timeout)
+        """Cancel and await each context task still running (``RunContexts.close``)."""
+        if self.contexts is not None:
+            await self.contexts.close()
 
     @property
     def running(self) -> bool:
@@ -195,11 +181,12 @@ class Lifecycle:
     async def startup(self) -> Failure | None:
         """Run the startup steps; on failure undo what started and return the failure."""
         self.starting = True
-        if self._lifespan is None and self._mounted is None:  # the usual run: no context
+        if self.contexts is None:  # the usual run
             steps = self._steps = [*self._plan.startup]
             self._at = self._plan.at
         else:
-            steps = self._steps = self._startup_with_contexts()
+            steps, self._at = self.contexts.startup_steps(self._plan)
+            self._steps = steps
         timeout = self._startup_timeout
         try:
             if "trio" in sys.modules and current_library() == "trio":  # no probe without trio
@@ -295,22 +282,6 @@ class Lifecycle:
             self._current = step
             yield step
 
-    def _startup_with_contexts(self) -> list[Step]:
-        """The plan's startup steps between entering the user lifespan and the mounted apps."""
-        steps = [*self._plan.startup]
-        self._at = self._plan.at
-        if self._lifespan is not None:
-            enter = Step(
-                self._enter_lifespan, "lifespan context", self._lifespan, suffix=" (enter)"
-            )
-            steps.insert(0, enter)
-            self._at += 1
-        if self._mounted is not None:
-            steps.append(
-                Step(self._enter_mounted, "lifespans of mounted apps (startup)", timed=False)
-            )
-        return steps
-
     def _shutdown_steps(self, error: BaseException | None) -> list[Step]:
         """After a completed startup, the whole sequence; otherwise only what started is undone
         (the shutdown hooks belong to a completed startup). The usual run's is the plan's."""
@@ -321,43 +292,9 @@ class Lifecycle:
         else:  # the brokers whose start() was called, in reverse
             started = min(max(self._reached() - self._at + 1, 0), len(pairs))
             steps = [close for _, close in reversed(pairs[:started])]
-        if self._mounted_held is not None:
-            exit_mounted = Exit(self._mounted_held, error)
-            steps.insert(0, Step(exit_mounted, "lifespans of mounted apps (shutdown)", timed=False))
-        if self._lifespan_held is not None:
-            exit_lifespan = Exit(self._lifespan_held, error)
-            steps.append(Step(exit_lifespan, "lifespan context", self._lifespan, suffix=" (exit)"))
+        if self.contexts is not None:
+            return self.contexts.with_exits(steps, error)
         return steps
-
-    async def _enter_lifespan(self) -> None:
-        assert self._lifespan is not None  # only a step when there is one
-        name = f"lifespan context {describe(self._lifespan)}"
-        context = self._caller.lifespan(self._lifespan, self._options, name=name)
-        if not hasattr(context, "__aenter__") or not hasattr(context, "__aexit__"):
-            raise TypeError(
-                f"lifespan must return an async context manager (decorate it with "
-                f"@contextlib.asynccontextmanager), but {name} returned {context!r}"
-            )
-        from asgi_core._held import Held  # loaded with the first lifespan context
-
-        self._lifespan_held = held = await Held.enter(context)
-        self.holds_contexts = True
-        value = held.value
-        if value is None:
-            return
-        if not isinstance(value, Mapping):
-            raise TypeError(
-                f"{name} yielded {value!r}; yield nothing, or a mapping of lifespan state "
-                "for request handlers"
-            )
-        self.state.update(value)
-
-    async def _enter_mounted(self) -> None:
-        assert self._mounted is not None  # only a step when there is one
-        from asgi_core._held import Held  # loaded with the first mounted app
-
-        self._mounted_held = await Held.enter(self._mounted(self.state))
-        self.holds_contexts = True
 
     def _timed_out(self, stage: str, step: str, error: Exception) -> Exception:
         """``error``, or the ``HookTimeoutError`` naming ``step`` if the watchdog cancelled it."""
@@ -379,7 +316,7 @@ class Lifecycle:
         failures: list[Failure] = []
         self._failures = failures
         plan = self._plan
-        if self.started and not self.holds_contexts and self._pairs is plan.pairs:
+        if self.started and self.contexts is None and self._pairs is plan.pairs:
             steps: list[Step] | tuple[Step, ...] = plan.shutdown  # the usual run's, ready
         else:
             steps = self._shutdown_steps(error)

@@ -135,7 +135,7 @@ async def run_lifespan(
             raise
     finally:
         try:
-            if lifecycle.holds_contexts:
+            if lifecycle.contexts is not None:
                 await lifecycle.close()
         finally:
             lifecycle.released = True  # done with it: the application may renew it

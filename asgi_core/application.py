@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from asgi_core._brokers import BrokerList
-    from asgi_core._lifecycle import Lifecycle, Mounted
+    from asgi_core._contexts import Mounted
+    from asgi_core._lifecycle import Lifecycle
     from asgi_core._steps import Plan
     from asgi_core.types import Broker
 

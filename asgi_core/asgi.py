@@ -28,8 +28,8 @@ from asgi_core.exceptions import scope_error
 from asgi_core.responses import AsgiResponse, WebSocketClose
 
 if TYPE_CHECKING:
+    from asgi_core._contexts import Mounted
     from asgi_core._hooks import Hook
-    from asgi_core._lifecycle import Mounted
     from asgi_core.application import LoggerLike
     from asgi_core.types import ASGIApp, Broker, Receive, Scope, Send
 

@@ -35,6 +35,19 @@ async def cycle(app: AsgiFastStream) -> list[str]:
     return [first["type"], second["type"]]
 
 
+async def state_of_a_cycle(app: AsgiFastStream) -> dict[str, Any]:
+    """One lifespan cycle that completes; the lifespan state its scope held after startup."""
+    state: dict[str, Any] = {}
+    async with communicate(app, lifespan_scope(state)) as comm:
+        await comm.put({"type": "lifespan.startup"})
+        assert (await comm.get())["type"] == "lifespan.startup.complete"
+        seen = dict(state)
+        await comm.put({"type": "lifespan.shutdown"})
+        assert (await comm.get())["type"] == "lifespan.shutdown.complete"
+        await comm.wait_done()
+    return seen
+
+
 def hook(log: list[str], name: str) -> Any:
     async def run() -> None:
         log.append(name)
@@ -237,17 +250,31 @@ async def test_lifecycle_lifespan_state_of_a_cycle_never_reaches_the_next() -> N
         yield yields.pop(0)
 
     app = AsgiFastStream(Broker([]), lifespan=lifespan)
+    assert [await state_of_a_cycle(app) for _ in range(2)] == [{"pool": "first"}, {}]
+
+
+async def test_lifecycle_a_lifespan_given_or_taken_away_between_cycles_is_seen() -> None:
+    """The run's contexts follow the app's settings of each cycle, and so does the state."""
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+
+    log: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[dict[str, Any]]:
+        log.append("enter")
+        yield {"pool": "open"}
+        log.append("exit")
+
+    app = AsgiFastStream(Broker(log))
     states = []
-    for _ in range(2):
-        state: dict[str, Any] = {}
-        async with communicate(app, lifespan_scope(state)) as comm:
-            await comm.put({"type": "lifespan.startup"})
-            assert (await comm.get())["type"] == "lifespan.startup.complete"
-            states.append(dict(state))
-            await comm.put({"type": "lifespan.shutdown"})
-            assert (await comm.get())["type"] == "lifespan.shutdown.complete"
-            await comm.wait_done()
-    assert states == [{"pool": "first"}, {}]
+    for given in (None, lifespan, None, lifespan):
+        app.lifespan_context = given
+        states.append(await state_of_a_cycle(app))
+    assert states == [{}, {"pool": "open"}, {}, {"pool": "open"}]
+    cycle_log = ["start broker", "stop broker"]
+    with_lifespan = ["enter", "start broker", "stop broker", "exit"]
+    assert log == [*cycle_log, *with_lifespan, *cycle_log, *with_lifespan]
 
 
 async def test_lifecycle_a_failed_cycle_leaves_nothing_to_the_next() -> None:
