@@ -140,6 +140,11 @@ class Hooks:
     def __len__(self) -> int:
         return sum(len(getattr(self, stage)) for stage in STAGES)
 
+    def __reduce__(self) -> tuple[type[Hooks], tuple[list[Hook], ...]]:
+        # copy, deepcopy and pickle rebuild it through __init__: lists of its own that say so
+        # when they change (the default would set plain lists behind the properties)
+        return Hooks, tuple(list(getattr(self, stage)) for stage in STAGES)
+
 
 async def call_hook(func: Hook, kwargs: dict[str, object]) -> None:
     """Call ``func(**kwargs)`` and await the result if it is awaitable."""

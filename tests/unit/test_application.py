@@ -51,6 +51,21 @@ def test_application_hook_list_copies_are_plain_lists_of_the_same_hooks() -> Non
     assert app.hooks.on_startup == [hook]
 
 
+def test_application_hooks_copied_whole_have_lists_of_their_own_that_drop_their_plan() -> None:
+    app = Application()
+
+    def hook() -> None: ...
+
+    app.on_startup(hook)
+    for copied in (copy.copy(app.hooks), copy.deepcopy(app.hooks)):
+        assert copied.on_startup == [hook] and copied.on_startup is not app.hooks.on_startup
+        copied.memo = "a plan"
+        copied.on_startup.append(hook)  # a list of the copy's: it drops the copy's plan
+        assert copied.memo is None and app.hooks.on_startup == [hook]
+        with pytest.raises(TypeError, match="on_startup hooks must be callable"):
+            copied.on_startup.append(42)  # type: ignore[arg-type]
+
+
 async def test_application_runs_constructor_hooks_before_decorated_ones_sync_and_async() -> None:
     calls: list[str] = []
 
