@@ -151,9 +151,14 @@ class _Watch:
     seen: _Current
 
     def __init__(
-        self, task: Any, timeout: float | None, cancel: Callable[[], object] | None = None
+        self,
+        task: Any,
+        timeout: float | None,
+        cancel: Callable[[], object] | None = None,
+        exact: bool = False,
     ) -> None:
-        """Watch ``task`` (None: the current task) for a phase of ``timeout`` that begins now."""
+        """Watch ``task`` (None: the current task) for a phase of ``timeout`` that begins now
+        (``exact``: see ``renew``)."""
         if task is None:
             get, running_loop = TASK_LOOKUP or task_lookup()
             loop = running_loop()
@@ -165,16 +170,16 @@ class _Watch:
             dog = _dog_for(loop)
         self.dog = dog
         self.cancel = cancel  # None: task.cancel (looked up when it fires, if ever)
-        self.renew(timeout, task)
+        self.renew(timeout, task, exact)
 
-    def renew(self, timeout: float | None, task: Any = None) -> bool:
+    def renew(self, timeout: float | None, task: Any = None, exact: bool = False) -> bool:
         """Watch again, on ``task`` (None: the current task), a phase of ``timeout`` that
         begins now (None: not watched); False, and nothing changed, if the current task runs on
         another loop than this watch's: a watch for that loop is needed (``_Watch(None, ...)``).
 
         Its steps are counted from the first look that sees each, so the clock is read only
         if the timer might look later than ``timeout / LOOKS`` from now (it was armed further
-        ahead, or not at all).
+        ahead, or not at all). ``exact``: a single call (``watched``), counted from now.
         """
         dog = self.dog
         if task is None:
@@ -193,16 +198,15 @@ class _Watch:
         self.cancelling = task.cancelling() if _COUNTED else 0
         dog.watches.add(self)
         self.step = _BEGUN  # the phase's first step replaces it
-        self.seen = _UNSEEN
+        if exact:  # the call starts now: counted from now, not from the timer's next look
+            self.seen = _BEGUN
+            self.seen_at = dog.clock()
+        else:
+            self.seen = _UNSEEN
         look = timeout * _LOOK
         if dog.span > look:  # the timer might look later than that: see, and arm it sooner
             dog.look_within(look)
         return True
-
-    def from_now(self) -> None:
-        """Count the current step from now, exactly, not from the timer's next look."""
-        self.seen = self.step
-        self.seen_at = self.dog.clock()
 
     def fire(self) -> None:
         self.seen_at = _INF  # once per step
@@ -242,10 +246,9 @@ async def watched(
     spare = dog.spare
     if spare:  # a watch of a call that finished: building one costs more than the call
         watch = spare.pop()
-        watch.renew(timeout, get(loop))
+        watch.renew(timeout, get(loop), True)  # counted from now: the call starts now
     else:
-        watch = _Watch(get(loop), timeout)
-    watch.from_now()  # armed: the call starts now
+        watch = _Watch(get(loop), timeout, None, True)
     try:
         return await call(*args)
     except sys.modules["asyncio"].CancelledError:

@@ -510,10 +510,12 @@ def test_watchdog_timer_never_cancels_an_untimed_step_and_keeps_looking() -> Non
 
 def test_watchdog_timer_bounds_a_single_call_from_its_exact_start() -> None:
     """``watched`` (every health probe): the call began when its watch did."""
+    from asgi_core._concurrency import _watchdog
+
     loop = _Loop()
     loop.now = 3.0
-    watch, task = _watch_on(loop, 1.0)
-    watch.from_now()  # what watched() does
+    task = _Task(loop)
+    watch = _watchdog._Watch(task, 1.0, exact=True)  # what watched() does
     _look(watch, loop, 3.125)
     _look(watch, loop, 3.99)
     assert task.cancels == 0
