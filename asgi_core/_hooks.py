@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from asgi_core._checked_list import CheckedList
 from asgi_core._options import hook_kwargs
@@ -70,6 +70,29 @@ class HookList(CheckedList[Hook]):
         return list, (list(self),)
 
 
+class _StageList:
+    """A stage's list on ``Hooks``: read as it is; a list assigned in its place becomes a
+    ``HookList`` of that stage (each hook checked) and drops the plan."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.stage = name
+        self.slot = f"_{name}"
+
+    @overload
+    def __get__(self, hooks: None, owner: type) -> _StageList: ...
+    @overload
+    def __get__(self, hooks: Hooks, owner: type | None = None) -> HookList: ...
+    def __get__(self, hooks: Hooks | None, owner: type | None = None) -> HookList | _StageList:
+        if hooks is None:
+            return self
+        found: HookList = getattr(hooks, self.slot)
+        return found
+
+    def __set__(self, hooks: Hooks, listed: Iterable[Hook]) -> None:
+        setattr(hooks, self.slot, HookList(hooks, self.stage, listed))
+        hooks.memo = None
+
+
 class Hooks:
     """The four ordered hook lists of an application.
 
@@ -79,6 +102,11 @@ class Hooks:
     """
 
     __slots__ = ("_after_shutdown", "_after_startup", "_on_shutdown", "_on_startup", "memo")
+
+    on_startup = _StageList()
+    after_startup = _StageList()
+    on_shutdown = _StageList()
+    after_shutdown = _StageList()
 
     def __init__(
         self,
@@ -93,42 +121,6 @@ class Hooks:
         self.on_shutdown = on_shutdown
         self.after_shutdown = after_shutdown
 
-    @property
-    def on_startup(self) -> HookList:
-        return self._on_startup
-
-    @on_startup.setter
-    def on_startup(self, hooks: Iterable[Hook]) -> None:
-        self._on_startup = HookList(self, "on_startup", hooks)
-        self.memo = None
-
-    @property
-    def after_startup(self) -> HookList:
-        return self._after_startup
-
-    @after_startup.setter
-    def after_startup(self, hooks: Iterable[Hook]) -> None:
-        self._after_startup = HookList(self, "after_startup", hooks)
-        self.memo = None
-
-    @property
-    def on_shutdown(self) -> HookList:
-        return self._on_shutdown
-
-    @on_shutdown.setter
-    def on_shutdown(self, hooks: Iterable[Hook]) -> None:
-        self._on_shutdown = HookList(self, "on_shutdown", hooks)
-        self.memo = None
-
-    @property
-    def after_shutdown(self) -> HookList:
-        return self._after_shutdown
-
-    @after_shutdown.setter
-    def after_shutdown(self, hooks: Iterable[Hook]) -> None:
-        self._after_shutdown = HookList(self, "after_shutdown", hooks)
-        self.memo = None
-
     def add(self, stage: str, func: Hook) -> None:
         """Append ``func`` to ``stage``'s list."""
         getattr(self, stage).append(func)
@@ -142,7 +134,7 @@ class Hooks:
 
     def __reduce__(self) -> tuple[type[Hooks], tuple[list[Hook], ...]]:
         # copy, deepcopy and pickle rebuild it through __init__: lists of its own that say so
-        # when they change (the default would set plain lists behind the properties)
+        # when they change (the default would set plain lists behind the stage lists)
         return Hooks, tuple(list(getattr(self, stage)) for stage in STAGES)
 
 
