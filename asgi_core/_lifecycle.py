@@ -141,7 +141,9 @@ class Lifecycle:
         self._startup_timeout = startup_timeout
         self._shutdown_timeout = shutdown_timeout
         self._current: Step | None = None  # the startup step running, when no watch says it
-        self._failures: list[Failure] = []  # of the stage running (startup, or a cleanup)
+        # of the stage running (startup, or a cleanup): a tuple, () until a step fails, so a
+        # stage that fails nowhere allocates none
+        self._failures: tuple[Failure, ...] = ()
         if lifespan is not None or mounted is not None:
             self.state = {}  # the last run's contexts may have filled it
             self.contexts = RunContexts(
@@ -228,11 +230,11 @@ class Lifecycle:
         if self._failures:
             failure = self._failures[0]
             annotate(failure.error, f"asgi_core: startup failed in {failure.step}")
-            return failure._replace(cleanup=tuple(await self._cleanup(failure.error)))
+            return failure._replace(cleanup=await self._cleanup(failure.error))
         self.started = True
         return None
 
-    def shutdown(self) -> Awaitable[list[Failure]]:
+    def shutdown(self) -> Awaitable[tuple[Failure, ...]]:
         """Run the shutdown steps once after a completed startup; return what failed.
 
         What to await (the cleanup itself, no coroutine around it: one frame less per cycle).
@@ -253,7 +255,7 @@ class Lifecycle:
     def _stop_at(self, step: Step, error: Exception) -> bool:
         """A startup step failed: keep the failure, run no further step."""
         name = step.name
-        self._failures.append(Failure(name, self._timed_out("startup", name, error)))
+        self._failures = (*self._failures, Failure(name, self._timed_out("startup", name, error)))
         return False
 
     def _keep_going(self, step: Step, error: Exception) -> bool:
@@ -261,7 +263,7 @@ class Lifecycle:
         name = step.name
         error = self._timed_out("shutdown", name, error)
         annotate(error, f"asgi_core: shutdown failed in {name}")
-        self._failures.append(Failure(name, error))
+        self._failures = (*self._failures, Failure(name, error))
         return True
 
     # -- the steps ---------------------------------------------------------------------------
@@ -308,13 +310,12 @@ class Lifecycle:
             step=step,
         )
 
-    async def _cleanup(self, error: BaseException | None) -> list[Failure]:
+    async def _cleanup(self, error: BaseException | None) -> tuple[Failure, ...]:
         """Run the shutdown steps (``_shutdown_steps``), every one even if an earlier failed.
 
         Shielded: an outer cancellation lets every step run, then propagates.
         """
-        failures: list[Failure] = []
-        self._failures = failures
+        self._failures = ()
         plan = self._plan
         if self.started and self.contexts is None and self._pairs is plan.pairs:
             steps: list[Step] | tuple[Step, ...] = plan.shutdown  # the usual run's, ready
@@ -325,7 +326,7 @@ class Lifecycle:
         try:
             if "trio" in sys.modules and current_library() == "trio":  # no probe without trio
                 await run_scoped(steps, timeout, self._keep_going, True)
-                return failures
+                return self._failures
             watch = self._watch  # now on this task
             if watch is None or not watch.renew(timeout):
                 self._watch = watch = _Watch(None, timeout)
@@ -334,7 +335,7 @@ class Lifecycle:
                 # anyio re-delivers an outer cancellation on every await: its shield it is
                 watch.close()
                 await run_scoped(steps, timeout, self._keep_going, True)
-                return failures
+                return self._failures
             # the stage's loop, shielded: an interruption is kept, and raised after the last
             cancelled = _CANCELLED or _cancelled_error()
             interrupted: BaseException | None = None
@@ -365,7 +366,7 @@ class Lifecycle:
             self._cleaning = False
             if self._watch is not None:  # the run's last stage: its watch lets go of the task
                 self._watch.task = None
-        return failures
+        return self._failures
 
 
 _CANCELLED: type[BaseException] | None = None
@@ -379,5 +380,5 @@ def _cancelled_error() -> type[BaseException]:
     return _CANCELLED
 
 
-async def _no_failures() -> list[Failure]:
-    return []
+async def _no_failures() -> tuple[Failure, ...]:
+    return ()

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from asgi_core._lifespan_machine import (
-    TRANSITIONS,
+    BY_PHASE,
     Action,
     Input,
     LifespanMachine,
@@ -91,7 +91,7 @@ async def run_lifespan(
     if state is not None and not isinstance(state, dict):
         raise ScopeError(f"scope['state'] must be a dict when present, not {state!r}")
     phase = _IDLE
-    failures: list[Failure] = []
+    failures: tuple[Failure, ...] = ()
     try:
         try:
             event: Input | None = None
@@ -103,7 +103,7 @@ async def run_lifespan(
                     except Exception:  # no dict, no 'type', or not one of ours: which, said there
                         event = _input_from(message)
                 try:
-                    phase, action = TRANSITIONS[phase, event]
+                    phase, action = BY_PHASE[phase][event]
                 except KeyError:
                     raise protocol_error(phase, event) from None
                 # the two steps and the two replies of every run, in the order they come,
@@ -113,7 +113,7 @@ async def run_lifespan(
                     if failure is None:
                         event = _HOOKS_DONE
                     else:
-                        failures = [failure]
+                        failures = (failure,)
                         event = _HOOKS_RAISED
                 elif action is _STARTUP_COMPLETE:
                     if state is not None:
@@ -143,7 +143,7 @@ async def run_lifespan(
 
 async def _fail(
     action: Action,
-    failures: list[Failure],
+    failures: tuple[Failure, ...],
     send: Send,
     logger: logging.Logger | logging.LoggerAdapter[Any] | None,
 ) -> NoReturn:

@@ -234,7 +234,7 @@ def _brokers() -> ModuleType:
     return _BROKERS
 
 
-def format_failures(stage: str, failures: list[Failure] | tuple[Failure, ...]) -> str:
+def format_failures(stage: str, failures: Sequence[Failure]) -> str:
     """The text of a ``lifespan.*.failed`` message: each failing step and its exception chain."""
     import traceback
 
@@ -247,7 +247,7 @@ def format_failures(stage: str, failures: list[Failure] | tuple[Failure, ...]) -
     return "\n\n".join(parts)
 
 
-def error_for(stage: str, failures: list[Failure]) -> Exception:
+def error_for(stage: str, failures: Sequence[Failure]) -> Exception:
     """What to raise for failed steps: the original exception, or one ``HookError`` for several."""
     if len(failures) == 1:
         return failures[0].error

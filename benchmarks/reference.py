@@ -4,7 +4,8 @@
 lifespan asgi_core could ship, and nothing else, all in one coroutine:
 
 - the protocol run as an explicit state machine: every input is looked up in asgi_core's own
-  transition table (``_lifespan_machine.TRANSITIONS``), a pair outside it is an error;
+  transition table (``_lifespan_machine.TRANSITIONS``, read by phase as asgi_core's driver reads
+  it: ``BY_PHASE``), a pair outside it is an error;
 - every received message checked (a dict with a known ``type``);
 - every step bounded in time by asgi_core's own watchdog (``_concurrency._watchdog``: one watch
   per cycle, the task looked up once, one store per step), a step that overran cancelled and
@@ -41,7 +42,7 @@ class BoundedTableLifespan:
 
     def __init__(self, hooks: Sequence[Hook], broker: NoopBroker, timeout: float = 60.0) -> None:
         from asgi_core._concurrency._watchdog import _Watch
-        from asgi_core._lifespan_machine import TRANSITIONS, Action, Input, Phase
+        from asgi_core._lifespan_machine import BY_PHASE, Action, Input, Phase
 
         stages = by_stage(hooks)
         self.starting = [
@@ -53,7 +54,7 @@ class BoundedTableLifespan:
         ]
         self.timeout = timeout
         self.watch = _Watch
-        self.table = TRANSITIONS
+        self.table = BY_PHASE
         self.inputs = {"lifespan.startup": Input.STARTUP, "lifespan.shutdown": Input.SHUTDOWN}
         self.idle, self.stopped = Phase.IDLE, Phase.STOPPED
         self.done, self.raised = Input.HOOKS_DONE, Input.HOOKS_RAISED
@@ -78,7 +79,7 @@ class BoundedTableLifespan:
                     except Exception:
                         raise ValueError(f"not a lifespan message: {message!r}") from None
                 try:
-                    phase, action = table[phase, event]
+                    phase, action = table[phase][event]
                 except KeyError:
                     raise RuntimeError(f"{event} is not valid in {phase}") from None
                 if action is run_startup or action is run_shutdown:

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from asgi_core import _lifespan_machine
-from asgi_core._lifespan_machine import TRANSITIONS, Action, Input, LifespanMachine, Phase
+from asgi_core._lifespan_machine import BY_PHASE, TRANSITIONS, Action, Input, LifespanMachine, Phase
 from asgi_core.exceptions import LifespanProtocolError
 
 EXPECTED = {
@@ -26,6 +26,17 @@ ALL_PAIRS = list(itertools.product(Phase, Input))
 def test_lifespan_table_has_24_pairs_of_which_7_are_transitions() -> None:
     assert len(ALL_PAIRS) == 24
     assert TRANSITIONS == EXPECTED
+
+
+def test_the_table_by_phase_is_the_table_and_nothing_else() -> None:
+    # the driver reads BY_PHASE[phase][event]: every phase has its row, a missing pair is a
+    # KeyError there as in TRANSITIONS, and no pair differs from the one table
+    assert set(BY_PHASE) == set(Phase)
+    read_back = {
+        (phase, event): outcome for phase, row in BY_PHASE.items() for event, outcome in row.items()
+    }
+    assert read_back == EXPECTED
+    assert BY_PHASE[Phase.STOPPED] == {}
 
 
 @pytest.mark.parametrize(("phase", "event"), ALL_PAIRS)

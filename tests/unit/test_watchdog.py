@@ -20,7 +20,7 @@ from asgi_core import AsgiFastStream, HookTimeoutError
 from asgi_core._brokers import BrokerList
 from asgi_core._concurrency import DeadlineExceeded, run_bounded
 from asgi_core._lifecycle import Lifecycle
-from asgi_core._steps import Step
+from asgi_core._steps import Failure, Step
 from tests.harness import communicate, lifespan_scope
 
 pytestmark = pytest.mark.anyio
@@ -122,7 +122,7 @@ async def run_stage(stage: str, steps: list[Step], timeout: float) -> list[tuple
     lifecycle.renew(plan, None, {}, timeout, timeout, None)
     if stage == "startup":
         failure = await lifecycle.startup()
-        failures = [] if failure is None else [failure]
+        failures: tuple[Failure, ...] = () if failure is None else (failure,)
     else:
         lifecycle.started = True
         failures = await lifecycle.shutdown()
