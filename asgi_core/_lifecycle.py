@@ -35,8 +35,9 @@ for a shielded stage under an anyio cancel scope, the same list runs in a cancel
 (``_concurrency._phases``). The brokers' steps are in the list from the start; a hook that
 changes the broker list before their turn has them replaced in it (``brokers_changed``), so
 the list read is the one the ``on_startup`` hooks left. A lifespan cycle renews the record the
-last one's driver released (``renew``; a record is built only when there is none free), and a
-cycle of parameterless ``async def`` hooks builds no step at all.
+last one's driver released (``renew``; a record is built only when there is none free), with
+the startup list it ran while the plan is the same, and a cycle of parameterless ``async def``
+hooks builds no step at all.
 
 The first failing startup step stops the startup. What had already started is undone with the
 same shutdown sequence minus the hooks: the shutdown hooks belong to a completed startup. After a
@@ -95,6 +96,7 @@ class Lifecycle:
         "_shutdown_timeout",
         "_startup_timeout",
         "_steps",
+        "_steps_of",
         "_watch",
         "contexts",
         "released",
@@ -112,6 +114,9 @@ class Lifecycle:
         # stage resets the flags in a finally, and only a context fills the state (renew
         # gives a run with contexts a new one).
         self._steps: list[Step] = []  # of the startup, once it began
+        # the plan whose startup _steps holds unchanged (None: none, or changed), so the next
+        # run of that plan copies nothing: a record runs one stage at a time
+        self._steps_of: Plan | None = None
         self._at = 0  # where the brokers' steps begin in it
         self._cleaning = False
         self.starting = False  # startup() is running (perhaps in another task)
@@ -184,11 +189,16 @@ class Lifecycle:
         """Run the startup steps; on failure undo what started and return the failure."""
         self.starting = True
         if self.contexts is None:  # the usual run
-            steps = self._steps = [*self._plan.startup]
-            self._at = self._plan.at
+            plan = self._plan
+            steps = self._steps
+            if self._steps_of is not plan:  # a new plan: this record's list is another's
+                steps = self._steps = [*plan.startup]
+                self._steps_of = plan
+            self._at = plan.at
         else:
             steps, self._at = self.contexts.startup_steps(self._plan)
             self._steps = steps
+            self._steps_of = None
         timeout = self._startup_timeout
         try:
             if "trio" in sys.modules and current_library() == "trio":  # no probe without trio
@@ -249,6 +259,9 @@ class Lifecycle:
         fixed yet): this run starts, and later closes, the brokers it holds now."""
         pairs = broker_steps(self._brokers)
         at = self._at
+        # _steps is no longer its plan's startup, and that plan is not run again: its pairs
+        # are not the broker list's memo any more (every change drops it; broker_steps just
+        # built a new one), so the application plans the next run anew
         self._steps[at : at + len(self._pairs)] = [start for start, _ in pairs]
         self._pairs = pairs
 

@@ -225,6 +225,26 @@ async def test_lifecycle_broker_added_between_cycles_is_started_and_named_by_its
     assert comm.error.step == "broker.stop() of Broker #2, broker.stop() of Broker #1"
 
 
+async def test_lifecycle_broker_added_by_a_hook_in_one_cycle_is_started_once_in_each_next() -> None:
+    """The record keeps its startup list from cycle to cycle while the plan stays: the cycle
+    whose hook changed the broker list changed that list, and the next cycles neither run the
+    edited list twice nor lose the added broker."""
+    log: list[str] = []
+    added = Broker(log, "two")
+    adding = [True]
+
+    async def add() -> None:
+        if adding:
+            adding.clear()
+            app.add_broker(added)
+
+    app = AsgiFastStream(Broker(log, "one"), on_startup=[add], after_startup=[hook(log, "up")])
+    for _ in range(3):
+        log.clear()
+        assert await cycle(app) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        assert log == ["start one", "start two", "up", "stop two", "stop one"]
+
+
 async def test_lifecycle_broker_replaced_by_set_broker_between_cycles_is_the_one_started() -> None:
     log: list[str] = []
     app = AsgiFastStream(Broker(log, "old"))
