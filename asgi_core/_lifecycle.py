@@ -114,8 +114,8 @@ class Lifecycle:
         # stage resets the flags in a finally, and only a context fills the state (renew
         # gives a run with contexts a new one).
         self._steps: list[Step] = []  # of the startup, once it began
-        # the plan whose startup _steps holds unchanged (None: none, or changed), so the next
-        # run of that plan copies nothing: a record runs one stage at a time
+        # the plan whose startup _steps holds (None: none yet, or a run with contexts made
+        # it), so the next run of that plan copies nothing: a record runs one stage at a time
         self._steps_of: Plan | None = None
         self._at = 0  # where the brokers' steps begin in it
         self._cleaning = False
