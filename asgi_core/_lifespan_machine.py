@@ -111,7 +111,7 @@ machine instructions per transition on CPython 3.11, four transitions a cycle)."
 
 def allowed_inputs(phase: Phase) -> list[Input]:
     """The inputs the table accepts in ``phase``, in table order."""
-    return [given for (at, given) in TRANSITIONS if at is phase]
+    return list(BY_PHASE[phase])
 
 
 class LifespanMachine:
