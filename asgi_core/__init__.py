@@ -7,8 +7,6 @@ module ``__getattr__`` below, so ``import asgi_core`` stays small.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from asgi_core.application import Application
 from asgi_core.asgi import AsgiFastStream
 from asgi_core.context import Context
@@ -26,7 +24,10 @@ from asgi_core.exceptions import (
 )
 from asgi_core.responses import AsgiResponse, WebSocketClose
 
+TYPE_CHECKING = False  # typing is not loaded by import asgi_core
 if TYPE_CHECKING:
+    from typing import Any
+
     from asgi_core.asyncapi import make_asyncapi_asgi, mount_asyncapi
     from asgi_core.handlers import get, post
     from asgi_core.health import make_ping_asgi, make_ready_asgi

@@ -16,16 +16,18 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, SupportsIndex, TypeVar
+TYPE_CHECKING = False  # typing is not loaded by import asgi_core
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any, SupportsIndex, TypeVar
+
+    T = TypeVar("T")
+    L = TypeVar("L", bound="CheckedList[Any]")
 
 __all__ = ["CheckedList"]
 
-T = TypeVar("T")
-L = TypeVar("L", bound="CheckedList[Any]")
 
-
-class CheckedList(list[T]):
+class CheckedList(list["T"]):  # T as a string: the TypeVar exists for the type checker only
     """A list whose subclass checks each new item (``_check``) and hears of each change."""
 
     __slots__ = ()

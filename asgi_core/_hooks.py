@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, overload
 
 from asgi_core._checked_list import CheckedList
 from asgi_core._options import hook_kwargs
 
+TYPE_CHECKING = False  # typing is not loaded by import asgi_core
 if TYPE_CHECKING:
     from types import ModuleType
+    from typing import Any, overload
 
 __all__ = ["STAGES", "Hook", "HookCaller", "HookList", "Hooks", "call_hook", "describe"]
 
-Hook = Callable[..., Any]
+Hook = Callable[..., "Any"]
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, CO_VARARGS and CO_VARKEYWORDS (inspect loads slowly)
 _COROUTINE_NO_VARARGS = _CO_COROUTINE | 0x04 | 0x08
 STAGES = ("on_startup", "after_startup", "on_shutdown", "after_shutdown")
@@ -78,10 +79,13 @@ class _StageList:
         self.stage = name
         self.slot = f"_{name}"
 
-    @overload
-    def __get__(self, hooks: None, owner: type) -> _StageList: ...
-    @overload
-    def __get__(self, hooks: Hooks, owner: type | None = None) -> HookList: ...
+    if TYPE_CHECKING:  # the class's attribute is the descriptor; an instance's, its list
+
+        @overload
+        def __get__(self, hooks: None, owner: type) -> _StageList: ...
+        @overload
+        def __get__(self, hooks: Hooks, owner: type | None = None) -> HookList: ...
+
     def __get__(self, hooks: Hooks | None, owner: type | None = None) -> HookList | _StageList:
         if hooks is None:
             return self

@@ -29,7 +29,6 @@ mounted app's protocol run is a sub-lifespan (``_sub_lifespans.py``); ``Lifecycl
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from asgi_core._lifespan_machine import (
     BY_PHASE,
@@ -41,8 +40,10 @@ from asgi_core._lifespan_machine import (
 )
 from asgi_core.exceptions import MessageError, ScopeError
 
+TYPE_CHECKING = False  # typing is not loaded by import asgi_core
 if TYPE_CHECKING:
     import logging
+    from typing import Any, NoReturn
 
     from asgi_core._lifecycle import Lifecycle
     from asgi_core._steps import Failure

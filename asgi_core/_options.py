@@ -25,14 +25,14 @@ parameter is not an option; a ``Depends(f)`` marker's ``f`` takes options of its
 from __future__ import annotations
 
 import functools
-import typing
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from asgi_core.exceptions import ConfigError
 
+TYPE_CHECKING = False  # typing is not loaded by import asgi_core: only by reading a signature
 if TYPE_CHECKING:
     import inspect
+    from typing import Any
 
 __all__ = [
     "RESERVED_OPTIONS",
@@ -57,6 +57,7 @@ _INSTALL = "pip install 'asgi-core[faststream]'"
 
 def _hints(func: Callable[..., object], *, extras: bool = False) -> dict[str, Any]:
     import inspect
+    import typing  # here, as inspect: reading a signature needs it, import asgi_core does not
 
     target = func if inspect.isroutine(func) or inspect.isclass(func) else type(func).__call__
     try:
@@ -65,9 +66,15 @@ def _hints(func: Callable[..., object], *, extras: bool = False) -> dict[str, An
         return {}
 
 
-def _annotation(hints: dict[str, Any], param: inspect.Parameter) -> object:
-    found = hints.get(param.name, param.annotation)
-    return Any if found is param.empty else found
+def _annotations(func: Callable[..., object], signature: inspect.Signature) -> dict[str, Any]:
+    """Each parameter's resolved annotation, else its raw one, else ``Any``."""
+    import typing  # loaded by _hints already
+
+    hints = _hints(func)
+    for name, param in signature.parameters.items():
+        if name not in hints:
+            hints[name] = typing.Any if param.annotation is param.empty else param.annotation
+    return hints
 
 
 def _package(obj: object) -> str:
@@ -87,12 +94,14 @@ class _Plan:
         markers: tuple[tuple[str, object], ...],
     ) -> None:
         self.signature = signature
-        self.hints = hints  # resolved annotations, Annotated stripped
+        self.hints = hints  # every parameter's annotation (_annotations), Annotated stripped
         self.markers = markers  # (parameter, marker) of a DI framework
 
 
 def _markers_of(func: Callable[..., object], signature: inspect.Signature) -> Iterable[Any]:
     """``(parameter, candidate)`` for each default and ``Annotated`` item of a DI framework."""
+    import typing  # loaded by _hints already
+
     hints = _hints(func, extras=True)
     for name, param in signature.parameters.items():
         candidates = [] if param.default is param.empty else [param.default]
@@ -113,7 +122,7 @@ def _plan(func: Callable[..., object]) -> _Plan | None:
         signature = inspect.signature(func)
     except (TypeError, ValueError):  # some builtins have no signature: pass nothing
         return None
-    return _Plan(signature, _hints(func), tuple(_markers_of(func, signature)))
+    return _Plan(signature, _annotations(func, signature), tuple(_markers_of(func, signature)))
 
 
 def _plan_of(func: Callable[..., object]) -> _Plan | None:
@@ -293,7 +302,7 @@ def _bind(plan: _Plan | None, options: Mapping[str, object], hook: str) -> dict[
             continue
         if param.kind is param.VAR_POSITIONAL:
             continue
-        annotation = _annotation(hints, param)
+        annotation = hints[name]
         if name in options and param.kind is not param.POSITIONAL_ONLY:
             kwargs[name] = convert(options[name], annotation, hook=hook, option=name)
         elif param.default is param.empty:
@@ -304,7 +313,7 @@ def _bind(plan: _Plan | None, options: Mapping[str, object], hook: str) -> dict[
                 f"VALUE` on the command line, or give the parameter a default"
             )
     if rest is not None:
-        annotation = _annotation(hints, rest)
+        annotation = hints[rest.name]
         for name, value in options.items():
             if name not in kwargs and name not in signature.parameters:
                 kwargs[name] = convert(value, annotation, hook=hook, option=name)

@@ -38,12 +38,14 @@ by every mutation, so the app can hold it; a copy (or an unpickled list) gets a 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 from asgi_core._checked_list import CheckedList
 from asgi_core.exceptions import scope_error
 
+TYPE_CHECKING = False  # typing is not loaded by import asgi_core
 if TYPE_CHECKING:
+    from typing import Any
+
     from asgi_core.types import ASGIApp, Scope
 
 __all__ = ["Routes", "normalize_mount_path", "route_path"]

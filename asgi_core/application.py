@@ -13,16 +13,17 @@ the brokers start (``RuntimeError`` after).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgi_core._hooks import Hook, HookCaller, Hooks
 from asgi_core._options import check_hook_options
 from asgi_core.context import Context
 
+TYPE_CHECKING = False  # typing is not loaded by import asgi_core
 if TYPE_CHECKING:
     import logging
     from contextlib import AbstractAsyncContextManager
     from types import TracebackType
+    from typing import Any, TypeVar
 
     from asgi_core._brokers import BrokerList
     from asgi_core._contexts import Mounted
@@ -34,8 +35,8 @@ __all__ = ["Application", "Lifespan", "LoggerLike"]
 
 if TYPE_CHECKING:
     LoggerLike = logging.Logger | logging.LoggerAdapter[Any]
+    F = TypeVar("F", bound=Callable[..., Any])
 
-F = TypeVar("F", bound=Callable[..., Any])
 Lifespan = Callable[..., "AbstractAsyncContextManager[Any]"]
 
 

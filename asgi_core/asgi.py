@@ -11,8 +11,7 @@ kept (``Routes.hits``) and copies the scope with ``dict.copy``: the same rules, 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 from asgi_core._lifespan import run_lifespan
 from asgi_core._routing import Routes
@@ -27,7 +26,10 @@ from asgi_core.application import (
 from asgi_core.exceptions import scope_error
 from asgi_core.responses import AsgiResponse, WebSocketClose
 
+TYPE_CHECKING = False  # typing is not loaded by import asgi_core
 if TYPE_CHECKING:
+    from typing import Any
+
     from asgi_core._contexts import Mounted
     from asgi_core._hooks import Hook
     from asgi_core.application import LoggerLike
@@ -47,8 +49,12 @@ _NOT_FOUND_BODY = _HTTP_NOT_FOUND.body
 _NOT_FOUND: dict[str, ASGIApp] = {"http": _HTTP_NOT_FOUND, "websocket": _WEBSOCKET_NOT_FOUND}
 
 
-# a TypeError for anything but a dict (a dict subclass gives a plain dict)
-_copy = cast("Callable[[Scope], dict[str, Any]]", dict.copy)
+if TYPE_CHECKING:
+
+    def _copy(scope: Scope) -> dict[str, Any]: ...
+
+else:  # a TypeError for anything but a dict (a dict subclass gives a plain dict)
+    _copy = dict.copy
 
 
 def _checked(scope: object) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing is not loaded by import asgi_core
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Context"]
 
 
-class Context(dict[str, Any]):
+class Context(dict[str, "Any"]):
     """A ``dict`` with FastStream's names for it: ``set_global``, ``reset_global``, ``get``.
 
     Each application has its own; ``AsgiFastStream.from_app`` copies it. The application puts

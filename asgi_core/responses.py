@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is not loaded by import asgi_core
 if TYPE_CHECKING:
+    from typing import Any
+
     from asgi_core.types import Receive, Scope, Send
 
 __all__ = ["AsgiResponse", "JSONResponse", "WebSocketClose", "encode_headers"]
