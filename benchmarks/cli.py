@@ -39,8 +39,9 @@ OPT_IN = ("soak",)
 
 @dataclass(frozen=True)
 class Mode:
-    """How much to measure: ``default`` takes about 6.5 minutes (the wire section, two server
-    stacks, more than half of it), ``quick`` about one; the soak section about 4 and 0.5."""
+    """How much to measure: ``default`` takes about 12 minutes (the wire section, two server
+    stacks and five servers each, more than half of it), ``quick`` about one; the soak section
+    about 4 and 0.5."""
 
     in_process: Settings
     scaling: Settings

@@ -5,6 +5,11 @@ time on every server in a shuffled order, so the bare dispatcher is measured in 
 as the others. Ratios: req/s, p50 and p99 latency, each against the bare dispatcher's in that
 round and on the same server stack. Every server is stopped at the end, on error too.
 
+A second bare dispatcher (``SECOND``, the same app in a server of its own) is measured like a
+contender, always: its ratio to the first is what two identical servers differ by in that run
+(process start, memory layout, hash seed, CPU caches), the resolution of every other ratio. A
+gap to a target smaller than that spread says nothing either way.
+
 Every contender is served twice, with uvicorn pinned to each stack of ``STACKS``: ``--http h11
 --loop asyncio`` (what a plain ``pip install uvicorn`` runs) and ``--http httptools --loop
 uvloop`` (what ``uvicorn[standard]`` users run). The fast stack's rows say pending when
@@ -39,23 +44,28 @@ from benchmarks.results import TIMES, Row
 from benchmarks.wire_apps import PING_PATH
 
 __all__ = [
+    "BASELINE",
     "FACTORIES",
     "PATHS",
+    "SECOND",
     "STACKS",
     "WireSettings",
     "WrkResult",
     "case_name",
     "parse_wrk",
     "run_wire",
+    "served",
 ]
 
+BASELINE = "bare dict"
+SECOND = "bare dict, second server"
 FACTORIES: dict[str, str] = {
-    "bare dict": "benchmarks.wire_apps:bare_dict",
+    BASELINE: "benchmarks.wire_apps:bare_dict",
+    SECOND: "benchmarks.wire_apps:bare_dict",  # A/A: the same app, another process
     "asgi_core": "benchmarks.wire_apps:asgi_core",
     "Starlette": "benchmarks.wire_apps:starlette",
     "FastStream": "benchmarks.wire_apps:faststream",
 }
-BASELINE = "bare dict"
 PATHS: dict[str, tuple[str, int]] = {
     "hit": (route_paths(5)[-1], 200),
     "miss": (MISS_PATH, 404),
@@ -157,7 +167,7 @@ def _missing(stack: str) -> str:
 def _server(name: str, stack: str, cwd: Path, log: Path) -> Iterator[int]:
     """Serve contender ``name`` with uvicorn on ``stack``; yield the port once it answers."""
     factory = FACTORIES[name]
-    lifespan = "off" if name == BASELINE else "on"  # the bare dispatcher has no lifespan
+    lifespan = "off" if factory == FACTORIES[BASELINE] else "on"  # the bare one has none
     port = _free_port()
     command = [
         *PINNED[0],
@@ -257,6 +267,11 @@ def _figure_rows(
     return rows
 
 
+def served(contenders: Sequence[str]) -> list[str]:
+    """The servers a run starts: the contenders asked for, and both bare dispatchers always."""
+    return [name for name in FACTORIES if name in contenders or name in (BASELINE, SECOND)]
+
+
 def run_wire(
     settings: WireSettings, cwd: Path, progress: Callable[[int], None] | None = None
 ) -> list[Row]:
@@ -266,7 +281,7 @@ def run_wire(
             Row("wire", "hit req/s", n, None, TIMES, "pending: wrk not installed")
             for n in FACTORIES
         ]
-    names: Sequence[str] = [n for n in FACTORIES if n in settings.contenders or n == BASELINE]
+    names = served(settings.contenders)
     results: dict[Key, list[WrkResult]] = {}
     problems: dict[Key, str] = {}
     stacks = [stack for stack in STACKS if not _missing(stack)]

@@ -1,0 +1,37 @@
+"""The wire section's bookkeeping on made-up wrk results: no server, no load."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import wire
+from benchmarks.wire import BASELINE, SECOND, WrkResult
+
+
+def _result(rate: float) -> WrkResult:
+    return WrkResult(rate, p50_ms=1.0, p99_ms=2.0, errors="")
+
+
+def test_benchmarks_wire_serves_both_bare_dispatchers_whatever_contenders_are_asked() -> None:
+    assert wire.served(["asgi_core"]) == [BASELINE, SECOND, "asgi_core"]
+    assert wire.served([]) == [BASELINE, SECOND]
+    assert wire.FACTORIES[SECOND] == wire.FACTORIES[BASELINE]  # the same app, another process
+
+
+def test_benchmarks_wire_second_server_is_a_column_of_ratios_to_the_first_round_by_round() -> None:
+    stack = next(iter(wire.STACKS))
+    rates = {BASELINE: [100.0, 200.0, 100.0], SECOND: [98.0, 204.0, 101.0]}
+    results = {
+        (stack, "hit", name): [_result(rate) for rate in values] for name, values in rates.items()
+    }
+    rows = {
+        row.contender: row
+        for row in wire._rows(results, {})
+        if row.case == "hit req/s" and row.value is not None
+    }
+    assert set(rows) == {BASELINE, SECOND}
+    second = rows[SECOND].value
+    assert second is not None
+    # per round 0.98, 1.02, 1.01: the median of the paired ratios, not a ratio of medians
+    assert second.median == pytest.approx(1.01)
+    assert rows[BASELINE].value is not None and rows[BASELINE].value.median == 1.0
