@@ -35,6 +35,7 @@ PANELS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
 
 _COLOURS = {
     "bare dict": "#9e9e9e",
+    "bare dict, second server": "#d6d6d6",  # the wire section's A/A
     "asgi_core": "#1565c0",
     "Starlette": "#2e7d32",
     "FastStream": "#ef6c00",
@@ -51,10 +52,10 @@ def draw(rows: list[Row], path: Path) -> None:
     plt: Any = importlib.import_module("matplotlib.pyplot")
 
     figure, axes = plt.subplots(1, len(PANELS), figsize=(16, 5.5), constrained_layout=True)
-    names = list(_COLOURS)
-    width = 0.8 / len(names)
     for axis, (title, section, cases, log) in zip(axes, PANELS, strict=True):
         found = {(r.case, r.contender): r for r in rows if r.section == section}
+        names = [name for name in _COLOURS if any(key[1] == name for key in found)]
+        width = 0.8 / max(len(names), 1)
         for offset, name in enumerate(names):
             xs, heights, low, high = [], [], [], []
             for index, case in enumerate(cases):
@@ -74,5 +75,6 @@ def draw(rows: list[Row], path: Path) -> None:
             axis.set_yscale("log")
         axis.grid(axis="y", alpha=0.3)
     axes[0].legend()
+    axes[-1].legend(loc="lower left")  # the wire panel has its A/A server too
     figure.savefig(path, dpi=110)
     plt.close(figure)
