@@ -57,7 +57,7 @@ _INSTALL = "pip install 'asgi-core[faststream]'"
 
 def _hints(func: Callable[..., object], *, extras: bool = False) -> dict[str, Any]:
     import inspect
-    import typing  # here, as inspect: reading a signature needs it, import asgi_core does not
+    import typing  # here, as inspect: reading a signature needs it; import asgi_core does not
 
     target = func if inspect.isroutine(func) or inspect.isclass(func) else type(func).__call__
     try:
@@ -68,7 +68,7 @@ def _hints(func: Callable[..., object], *, extras: bool = False) -> dict[str, An
 
 def _annotations(func: Callable[..., object], signature: inspect.Signature) -> dict[str, Any]:
     """Each parameter's resolved annotation, else its raw one, else ``Any``."""
-    import typing  # loaded by _hints already
+    import typing  # on first use, as in _hints: import asgi_core loads no typing
 
     hints = _hints(func)
     for name, param in signature.parameters.items():
@@ -100,7 +100,7 @@ class _Plan:
 
 def _markers_of(func: Callable[..., object], signature: inspect.Signature) -> Iterable[Any]:
     """``(parameter, candidate)`` for each default and ``Annotated`` item of a DI framework."""
-    import typing  # loaded by _hints already
+    import typing  # on first use, as in _hints: import asgi_core loads no typing
 
     hints = _hints(func, extras=True)
     for name, param in signature.parameters.items():
