@@ -1,14 +1,19 @@
 """Over the wire: each contender served by uvicorn (one worker) on 127.0.0.1, loaded by ``wrk``.
 
-All servers start first and stay up; then, round after round, every path is loaded for a fixed
-time on every server in a shuffled order, so the bare dispatcher is measured in the same round
-as the others. Ratios: req/s, p50 and p99 latency, each against the bare dispatcher's in that
-round and on the same server stack. Every server is stopped at the end, on error too.
+Each round starts every server afresh, checks each one's answers, warms it up, then loads every
+path for a fixed time on every server in a shuffled order, so the bare dispatcher is measured in
+the same round as the others, and stops them all (on error too). Ratios: req/s, p50 and p99
+latency, each against the bare dispatcher's in that round and on the same server stack. New
+processes every round, because a server process keeps what it started with (memory layout,
+hash seed, where its code landed in the caches) for as long as it runs: two processes of one
+app were seen 3% apart in every round of a run. Served once per run, that offset is the same in
+every round, so the interquartile range can't show it and the median carries it; served anew
+each round, it is sampled like any other noise.
 
 A second bare dispatcher (``SECOND``, the same app in a server of its own) is measured like a
-contender, always: its ratio to the first is what two identical servers differ by in that run
-(process start, memory layout, hash seed, CPU caches), the resolution of every other ratio. A
-gap to a target smaller than that spread says nothing either way.
+contender, always: its ratio to the first is what two identical servers differ by in that run,
+the resolution of every other ratio. A gap to a target smaller than that spread says nothing
+either way.
 
 Every contender is served twice, with uvicorn pinned to each stack of ``STACKS``: ``--http h11
 --loop asyncio`` (what a plain ``pip install uvicorn`` runs) and ``--http httptools --loop
@@ -267,6 +272,24 @@ def _figure_rows(
     return rows
 
 
+def _check_answers(
+    ports: dict[tuple[str, str], int],
+    problems: dict[Key, str],
+    results: dict[Key, list[WrkResult]],
+) -> None:
+    """Record a server that answers a path wrongly, and drop what it measured before: a row is
+    the same rounds for every contender, or pending."""
+    for path, (target, expected) in PATHS.items():
+        for (stack, name), port in ports.items():
+            key = (stack, path, name)
+            if key in problems:
+                continue
+            status = http_status(port, target)
+            if status != expected:
+                problems[key] = f"pending: GET {target} answered {status}, not {expected}"
+                results.pop(key, None)
+
+
 def served(contenders: Sequence[str]) -> list[str]:
     """The servers a run starts: the contenders asked for, and both bare dispatchers always."""
     return [name for name in FACTORIES if name in contenders or name in (BASELINE, SECOND)]
@@ -288,40 +311,32 @@ def run_wire(
     for stack in STACKS:
         if _missing(stack):
             problems.update({(stack, p, n): _missing(stack) for p in PATHS for n in names})
-    with tempfile.TemporaryDirectory() as logs, contextlib.ExitStack() as servers:
-        ports = {
-            (stack, name): servers.enter_context(
-                _server(name, stack, cwd, Path(logs, f"{stack}-{index}.log"))
-            )
-            for stack in stacks
-            for index, name in enumerate(names)
-        }
-        live: list[Key] = []
-        for path, (target, expected) in PATHS.items():
-            for (stack, name), port in ports.items():
-                status = http_status(port, target)
-                if status != expected:
-                    problems[(stack, path, name)] = (
-                        f"pending: GET {target} answered {status}, not {expected}"
-                    )
-                else:
-                    live.append((stack, path, name))
-        for port in ports.values():  # warm-up, not recorded
-            _wrk(port, PATHS["miss"][0], 1, settings.connections)
-        shuffler = random.Random(0)
+    shuffler = random.Random(0)
+    with tempfile.TemporaryDirectory() as logs:
         for index in range(settings.rounds):
-            for stack in stacks:
-                for path in PATHS:
-                    order = [name for name in names if (stack, path, name) in live]
-                    shuffler.shuffle(order)
-                    for name in order:
-                        result = _wrk(
-                            ports[stack, name],
-                            PATHS[path][0],
-                            settings.seconds,
-                            settings.connections,
-                        )
-                        results.setdefault((stack, path, name), []).append(result)
+            with contextlib.ExitStack() as servers:  # new processes each round: module doc
+                ports = {
+                    (stack, name): servers.enter_context(
+                        _server(name, stack, cwd, Path(logs, f"{stack}-{position}.log"))
+                    )
+                    for stack in stacks
+                    for position, name in enumerate(names)
+                }
+                _check_answers(ports, problems, results)
+                for port in ports.values():  # warm-up, not recorded
+                    _wrk(port, PATHS["miss"][0], 1, settings.connections)
+                for stack in stacks:
+                    for path in PATHS:
+                        order = [n for n in names if (stack, path, n) not in problems]
+                        shuffler.shuffle(order)
+                        for name in order:
+                            result = _wrk(
+                                ports[stack, name],
+                                PATHS[path][0],
+                                settings.seconds,
+                                settings.connections,
+                            )
+                            results.setdefault((stack, path, name), []).append(result)
             if progress is not None:
                 progress(index)
     return _rows(results, problems)

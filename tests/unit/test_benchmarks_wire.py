@@ -37,3 +37,30 @@ def test_benchmarks_wire_second_server_is_a_column_of_ratios_to_the_first_round_
     first = rows[BASELINE].value
     assert first is not None
     assert first.median == 1.0
+
+
+def test_benchmarks_wire_a_server_answering_wrongly_in_a_later_round_loses_its_rounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stack = next(iter(wire.STACKS))
+    ports = {(stack, BASELINE): 1, (stack, "asgi_core"): 2}
+    answers = {1: {}, 2: {wire.PATHS["hit"][0]: 500}}  # port 2's hit path is broken this round
+
+    def status(port: int, path: str) -> int:
+        expected = next(code for target, code in wire.PATHS.values() if target == path)
+        return answers[port].get(path, expected)
+
+    monkeypatch.setattr(wire, "http_status", status)
+    problems: dict[wire.Key, str] = {}
+    earlier = {(stack, "hit", name): [_result(100.0)] for name in (BASELINE, "asgi_core")}
+    wire._check_answers(ports, problems, earlier)
+    # the broken row is pending, with none of its earlier rounds kept; the rest keep theirs
+    assert problems == {
+        (stack, "hit", "asgi_core"): "pending: GET /service4/status answered 500, not 200"
+    }
+    assert (stack, "hit", "asgi_core") not in earlier
+    assert earlier[(stack, "hit", BASELINE)] == [_result(100.0)]
+    rows = {row.contender: row for row in wire._rows(earlier, problems) if row.case == "hit req/s"}
+    assert rows["asgi_core"].value is None
+    assert rows["asgi_core"].detail == "pending: GET /service4/status answered 500, not 200"
+    assert rows[BASELINE].value is not None
