@@ -5,10 +5,9 @@ path for a fixed time on every server in a shuffled order, so the bare dispatche
 the same round as the others, and stops them all (on error too). Ratios: req/s, p50 and p99
 latency, each against the bare dispatcher's in that round and on the same server stack. New
 processes every round, because a server process keeps what it started with (memory layout,
-hash seed, where its code landed in the caches) for as long as it runs: two processes of one
-app were seen 3% apart in every round of a run. Served once per run, that offset is the same in
-every round, so the interquartile range can't show it and the median carries it; served anew
-each round, it is sampled like any other noise.
+hash seed) for as long as it runs: served once per run, whatever that costs or saves a server
+is the same in every round and the interquartile range can't show it; served anew each round,
+it is sampled with the rest of the noise.
 
 A second bare dispatcher (``SECOND``, the same app in a server of its own) is measured like a
 contender, always: its ratio to the first is what two identical servers differ by in that run,
