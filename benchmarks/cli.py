@@ -39,7 +39,7 @@ OPT_IN = ("soak",)
 
 @dataclass(frozen=True)
 class Mode:
-    """How much to measure: ``default`` takes about 12 minutes (the wire section, two server
+    """How much to measure: ``default`` takes about 10 minutes (the wire section, two server
     stacks and five servers each, more than half of it), ``quick`` about one; the soak section
     about 4 and 0.5."""
 
