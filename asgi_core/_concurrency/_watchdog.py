@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+from _thread import get_ident
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -31,6 +32,9 @@ LOOKS = 8  # looks per time limit: a hung step is cancelled at most 1/8 of its l
 _LOOK = 1 / LOOKS
 _COUNTED = sys.version_info >= (3, 11)  # tasks count cancellations (cancelling, uncancel)
 _SPARES = 16  # watches of finished single calls a loop keeps for the next calls
+# CPython 3.10 and 3.11's asyncio.get_running_loop() makes a getpid() system call every time (so
+# that a forked child does not take its parent's loop for its own): ~0.2 us, more than a stage
+_GETPID_PER_CALL = sys.version_info < (3, 12)
 
 T = TypeVar("T")
 
@@ -54,7 +58,7 @@ class _Dog:
     ``span`` apart needs no clock to know the timer looks soon enough.
     """
 
-    __slots__ = ("at", "clock", "handle", "loop", "span", "spare", "watches")
+    __slots__ = ("__weakref__", "at", "clock", "handle", "here", "loop", "span", "spare", "watches")
 
     def __init__(self, loop: Any) -> None:
         self.loop = loop
@@ -62,6 +66,16 @@ class _Dog:
         base = getattr(sys.modules.get("asyncio"), "BaseEventLoop", None)
         plain = base is not None and getattr(type(loop), "time", None) is base.time
         self.clock: Callable[[], float] = time.monotonic if plain else loop.time
+        # Whether "loop._thread_id == get_ident()" tells that this loop runs the current code,
+        # with no get_running_loop() and its system call: asyncio's own run_forever() sets
+        # _thread_id to the thread running the loop, and back to None when it stops, and a
+        # thread runs one loop at a time. Dropped in a forked child (_forked).
+        self.here = (
+            _GETPID_PER_CALL
+            and base is not None
+            and getattr(type(loop), "run_forever", None) is base.run_forever
+            and _trusted_until_fork(self)
+        )
         self.watches: set[_Watch] = set()
         self.spare: list[_Watch] = []  # watches of finished single calls, for the next ones
         self.handle: Any = None
@@ -117,6 +131,32 @@ def _dog_for(loop: Any) -> _Dog:
     if dog is None or dog.loop is not loop:
         dog = _dog = _Dog(loop)
     return dog
+
+
+_HERE: Any = None  # the dogs whose ``here`` a forked child drops (a WeakSet, once one is made)
+
+
+def _trusted_until_fork(dog: _Dog) -> bool:
+    """Note ``dog`` among those ``_forked`` drops ``here`` from in a child; True."""
+    global _HERE
+    if _HERE is None:
+        import os
+        import weakref
+
+        _HERE = weakref.WeakSet()
+        os.register_at_fork(after_in_child=_forked)
+    _HERE.add(dog)
+    return True
+
+
+def _forked() -> None:
+    """In a child process just forked from this one: the parent's loops do not run here, though
+    their ``_thread_id`` says they do (the forking thread's ident is the child's), so every dog
+    made before asks asyncio again, and the next call makes a dog for the child's own loop."""
+    global _dog
+    for dog in list(_HERE):
+        dog.here = False
+    _dog = None
 
 
 class _Begun:
@@ -184,8 +224,9 @@ class _Watch:
         dog = self.dog
         if task is None:
             get, running_loop = TASK_LOOKUP or task_lookup()  # in C, once known
-            loop = running_loop()
-            if loop is not dog.loop:
+            loop = dog.loop
+            # this loop runs us if it says so (dog.here), else if asyncio says so
+            if not (dog.here and loop._thread_id == get_ident()) and running_loop() is not loop:
                 return False
             task = get(loop)
         self.task = task
@@ -236,19 +277,22 @@ async def watched(
     """On asyncio: ``await call(*args)``; ``DeadlineExceeded`` after ``timeout`` s (loop timer).
 
     This bounds every health probe: asyncio is read from ``sys.modules`` (it runs us, so it is
-    there), cheaper than an import statement per call, and the task found by ``task_lookup``.
+    there), cheaper than an import statement per call, and the task found by ``task_lookup``
+    on the loop that runs us (the last one's, if it says it runs in this thread: ``_Dog.here``).
     """
     get, running_loop = TASK_LOOKUP or task_lookup()
-    loop = running_loop()
     dog = _dog
-    if dog is None or dog.loop is not loop:
-        dog = _dog_for(loop)
+    if dog is None or not (dog.here and dog.loop._thread_id == get_ident()):  # as in renew
+        loop = running_loop()
+        if dog is None or dog.loop is not loop:
+            dog = _dog_for(loop)
+    task = get(dog.loop)
     spare = dog.spare
     if spare:  # a watch of a call that finished: building one costs more than the call
         watch = spare.pop()
-        watch.renew(timeout, get(loop), True)  # counted from now: the call starts now
+        watch.renew(timeout, task, True)  # counted from now: the call starts now
     else:
-        watch = _Watch(get(loop), timeout, None, True)
+        watch = _Watch(task, timeout, None, True)
     try:
         return await call(*args)
     except sys.modules["asyncio"].CancelledError:

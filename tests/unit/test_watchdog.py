@@ -631,3 +631,128 @@ def test_watchdog_anyio_task_table_of_another_shape(
         assert not _phases.under_an_anyio_scope(other)
         backend._task_states.clear()
         assert not _phases.under_an_anyio_scope(task)
+
+
+async def test_watchdog_finds_the_running_task_without_asking_asyncio_for_the_loop(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On CPython 3.10 and 3.11 ``asyncio.get_running_loop()`` makes a getpid() system call:
+    a lifespan cycle and a bounded call on asyncio's own loop ask the loop instead
+    (``_Dog.here``), and still bound the task that runs them."""
+    if anyio_backend != "asyncio" or sys.version_info >= (3, 12):
+        pytest.skip("asyncio's loop on CPython 3.10 and 3.11")
+    import asyncio
+
+    from asgi_core._concurrency import _watchdog
+
+    get, running_loop = _watchdog.task_lookup()
+    asked: list[object] = []
+
+    def counted() -> object:
+        asked.append(None)
+        return running_loop()
+
+    app = AsgiFastStream(Broker(), on_startup=[recorder([], "start")])
+
+    async def cycle() -> list[str]:
+        inbox = iter([STARTUP, SHUTDOWN])
+        sent: list[str] = []
+
+        async def receive() -> dict[str, Any]:
+            return next(inbox)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message["type"])
+
+        await app(lifespan_scope(), receive, send)  # type: ignore[arg-type]
+        return sent
+
+    await cycle()  # the record and its watch, and the dog of this loop, exist
+    await run_bounded(_noop, 5.0)
+    monkeypatch.setattr(_watchdog, "TASK_LOOKUP", (get, counted))
+    assert await cycle() == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    await run_bounded(_noop, 5.0)
+    assert asked == []
+    with pytest.raises(DeadlineExceeded):
+        await run_bounded(hang_forever, 0.1)
+    assert asyncio.current_task() is not None  # the task bounded was this one, not another's
+
+
+def test_watchdog_a_loop_running_in_another_thread_is_not_taken_for_this_ones() -> None:
+    """The last loop's dog runs in another thread: a bounded call here still bounds this
+    thread's task, on this thread's loop."""
+    import asyncio
+    import threading
+
+    from asgi_core._concurrency import _watchdog
+
+    ready, done = threading.Event(), threading.Event()
+
+    async def other() -> None:
+        await run_bounded(_noop, 5.0)  # the module's dog is now this loop's
+        ready.set()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+
+    thread = threading.Thread(target=asyncio.run, args=(other(),))
+    thread.start()
+    try:
+        assert ready.wait(GUARD)
+        other_dog = _watchdog._dog
+
+        async def here() -> bool:
+            try:
+                await run_bounded(hang_forever, 0.1)
+            except DeadlineExceeded:
+                return _watchdog._dog is not other_dog
+            return False
+
+        assert asyncio.run(asyncio.wait_for(here(), GUARD))
+    finally:
+        done.set()
+        thread.join(GUARD)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="os.fork")
+def test_watchdog_a_child_forked_inside_a_running_loop_bounds_its_own_loops_calls() -> None:
+    """The forked child inherits the parent's loop, marked as running in its thread: its dogs
+    ask asyncio again there (``_forked``), so the child's own loop bounds the child's calls."""
+    import asyncio
+    import os
+
+    async def fork_here() -> int:
+        await run_bounded(_noop, 5.0)  # the dog of the parent's loop exists
+        pid = os.fork()
+        if pid == 0:  # the child: a loop of its own, in the same thread
+            import signal
+
+            signal.alarm(GUARD)  # a broken watchdog kills the child instead of hanging it
+
+            async def child() -> None:
+                await run_bounded(hang_forever, 0.1)
+
+            try:
+                asyncio.new_event_loop().run_until_complete(child())
+            except DeadlineExceeded:
+                os._exit(0)
+            except BaseException:
+                os._exit(2)
+            os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        return status
+
+    with pytest.warns(DeprecationWarning) if sys.version_info >= (3, 12) else _nothing():
+        status = asyncio.run(fork_here())
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+async def _noop() -> None:
+    return None
