@@ -21,9 +21,12 @@ import sys
 import time
 from _thread import get_ident
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from asgi_core._concurrency._library import DeadlineExceeded
+
+if TYPE_CHECKING:
+    from weakref import WeakSet
 
 __all__ = ["LOOKS", "TASK_LOOKUP", "task_lookup", "watched"]
 
@@ -74,8 +77,9 @@ class _Dog:
             _GETPID_PER_CALL
             and base is not None
             and getattr(type(loop), "run_forever", None) is base.run_forever
-            and _trusted_until_fork(self)
         )
+        if self.here:
+            _drop_here_on_fork(self)
         self.watches: set[_Watch] = set()
         self.spare: list[_Watch] = []  # watches of finished single calls, for the next ones
         self.handle: Any = None
@@ -133,11 +137,11 @@ def _dog_for(loop: Any) -> _Dog:
     return dog
 
 
-_HERE: Any = None  # the dogs whose ``here`` a forked child drops (a WeakSet, once one is made)
+_HERE: WeakSet[_Dog] | None = None  # the dogs whose ``here`` a forked child drops
 
 
-def _trusted_until_fork(dog: _Dog) -> bool:
-    """Note ``dog`` among those ``_forked`` drops ``here`` from in a child; True."""
+def _drop_here_on_fork(dog: _Dog) -> None:
+    """Note ``dog`` among those whose ``here`` ``_forked`` drops in a child process."""
     global _HERE
     if _HERE is None:
         import os
@@ -146,7 +150,6 @@ def _trusted_until_fork(dog: _Dog) -> bool:
         _HERE = weakref.WeakSet()
         os.register_at_fork(after_in_child=_forked)
     _HERE.add(dog)
-    return True
 
 
 def _forked() -> None:
@@ -154,7 +157,7 @@ def _forked() -> None:
     their ``_thread_id`` says they do (the forking thread's ident is the child's), so every dog
     made before asks asyncio again, and the next call makes a dog for the child's own loop."""
     global _dog
-    for dog in list(_HERE):
+    for dog in list(_HERE or ()):
         dog.here = False
     _dog = None
 
